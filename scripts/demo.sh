@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The demo: a throwaway cluster with the seed's schema and a few stuck runs;
+# shows check (--check-only), recover, and the history, all through SQL.
+source "$(dirname "$0")/lib.sh"
+bash "$ROOT/scripts/install-deps.sh"
+build_and_install
+port=$(free_port)
+echo "==> throwaway cluster on port $port"
+pg_virtualenv -t -c "-p $port" -o "shared_preload_libraries=recovery" \
+  psql -X -v ON_ERROR_STOP=1 -q -f "$ROOT/demo/demo.sql"

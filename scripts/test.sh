@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Runs every test suite against real PostgreSQL servers it starts itself, and
+# ends with "N passed, N failed". Exit status is non-zero on any failure.
+#   bash scripts/test.sh            all suites
+#   bash scripts/test.sh unit sql   only some (unit, sql, tap, node)
+source "$(dirname "$0")/lib.sh"
+
+suites=("$@")
+[ ${#suites[@]} -gt 0 ] || suites=(unit sql tap node)
+LOGS="$ROOT/build/test-logs"
+mkdir -p "$LOGS"
+
+passed=0
+failed=0
+record() {  # suite passed failed
+  echo "==> $1: $2 passed, $3 failed"
+  passed=$((passed + $2))
+  failed=$((failed + $3))
+}
+count() { grep -cE "$1" "$2" || true; }
+
+bash "$ROOT/scripts/install-deps.sh"
+build_and_install
+
+run_unit() {
+  local log="$LOGS/unit.log"
+  cmake -S "$ROOT" -B "$ROOT/build" -DCMAKE_BUILD_TYPE=Debug >/dev/null
+  cmake --build "$ROOT/build" -j"$(nproc)" >/dev/null
+  local status=0
+  (cd "$ROOT/build" && ctest --output-on-failure) >"$log" 2>&1 || status=$?
+  cat "$log" | tail -n 3
+  local total bad
+  total=$(sed -nE 's/.*tests passed, ([0-9]+) tests failed out of ([0-9]+).*/\2/p' "$log")
+  bad=$(sed -nE 's/.*tests passed, ([0-9]+) tests failed out of ([0-9]+).*/\1/p' "$log")
+  if [ -z "$total" ]; then record unit 0 1; return; fi
+  [ "$status" -eq 0 ] || [ "$bad" -gt 0 ] || bad=1
+  record unit $((total - bad)) "$bad"
+}
+
+# pg_regress (sql/, expected/) and pgTAP (test/pgtap) share one throwaway cluster.
+run_sql() {
+  local log="$LOGS/sql.log" port status=0
+  port=$(free_port)
+  pg_virtualenv -t -c "-p $port" -o "shared_preload_libraries=recovery" \
+    bash "$ROOT/scripts/sql-suites.sh" >"$log" 2>&1 || status=$?
+  grep -E '\.\.\. |^(not )?ok |^(All|[0-9]+ of) .*tests|Result:' "$log" | grep -v '^ok ' || true
+  local ok bad
+  ok=$(( $(count '\.\.\. ok' "$log") + $(count '^ok [0-9]' "$log") ))
+  bad=$(( $(count '\.\.\. FAILED|\.\.\. failed' "$log") + $(count '^not ok [0-9]' "$log") ))
+  if [ "$status" -ne 0 ] && [ "$bad" -eq 0 ]; then
+    tail -n 30 "$log"
+    bad=1
+  fi
+  [ -f "$ROOT/regression.diffs" ] && head -n 80 "$ROOT/regression.diffs"
+  record "pg_regress+pgTAP" "$ok" "$bad"
+}
+
+run_tap() {
+  [ -n "$(ls "$ROOT"/test/tap/*.pl 2>/dev/null)" ] || return 0
+  local log="$LOGS/tap.log" status=0
+  bash "$ROOT/scripts/tap-suite.sh" >"$log" 2>&1 || status=$?
+  grep -E '^t/|^(not )?ok |Result:|^# ' "$log" | grep -vE '^ok |^# (Looks|at )' || true
+  local ok bad
+  ok=$(count '^\s*ok [0-9]' "$log")
+  bad=$(count '^\s*not ok [0-9]' "$log")
+  if [ "$status" -ne 0 ] && [ "$bad" -eq 0 ]; then tail -n 40 "$log"; bad=1; fi
+  record "TAP (PostgreSQL::Test::Cluster)" "$ok" "$bad"
+}
+
+run_node() {
+  [ -f "$ROOT/examples/prisma/package.json" ] || return 0
+  local log="$LOGS/node.log" status=0
+  bash "$ROOT/scripts/node-suite.sh" >"$log" 2>&1 || status=$?
+  grep -E '^# (pass|fail)|^not ok' "$log" || true
+  local ok bad
+  ok=$(sed -nE 's/^# pass ([0-9]+)/\1/p' "$log" | awk '{s+=$1} END {print s+0}')
+  bad=$(sed -nE 's/^# fail ([0-9]+)/\1/p' "$log" | awk '{s+=$1} END {print s+0}')
+  if [ "$status" -ne 0 ] && [ "$bad" -eq 0 ]; then tail -n 40 "$log"; bad=1; fi
+  record "node" "$ok" "$bad"
+}
+
+for suite in "${suites[@]}"; do "run_$suite"; done
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

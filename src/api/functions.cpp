@@ -1,0 +1,115 @@
+// SQL-facing entry points: argument reading and result shaping only. The
+// work is done by the registry and the engine.
+#include "bridge/backend.hpp"
+#include "bridge/guard.hpp"
+#include "bridge/result_set.hpp"
+#include "bridge/spi.hpp"
+#include "core/error.hpp"
+#include "engine/engine.hpp"
+#include "registry/registry.hpp"
+
+namespace {
+
+using namespace recovery;
+
+std::optional<std::string> name_arg(FunctionCallInfo fcinfo, int n) {
+  if (PG_ARGISNULL(n)) return std::nullopt;
+  return std::string(NameStr(*PG_GETARG_NAME(n)));
+}
+
+std::optional<std::string> text_arg(FunctionCallInfo fcinfo, int n) {
+  if (PG_ARGISNULL(n)) return std::nullopt;
+  const Datum d = PG_GETARG_DATUM(n);
+  const text* t = pg::guard([&] { return pg_detoast_datum_packed((struct varlena*)DatumGetPointer(d)); });
+  return std::string(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
+}
+
+std::optional<Oid> oid_arg(FunctionCallInfo fcinfo, int n) {
+  if (PG_ARGISNULL(n)) return std::nullopt;
+  return PG_GETARG_OID(n);
+}
+
+engine::Clock clock_arg(FunctionCallInfo fcinfo, int n) {
+  return engine::clock_for(PG_ARGISNULL(n) ? nullptr : PG_GETARG_INTERVAL_P(n));
+}
+
+
+}  // namespace
+
+RECOVERY_FUNCTION(recovery_watch) {
+  if (PG_ARGISNULL(0)) {
+    throw Error(sqlstate::kNullValueNotAllowed, "run_table must not be NULL");
+  }
+  registry::WatchArgs args;
+  args.relid = PG_GETARG_OID(0);
+  args.status_column = name_arg(fcinfo, 1);
+  args.started_column = name_arg(fcinfo, 2);
+  args.activity_column = name_arg(fcinfo, 3);
+  args.finished_column = name_arg(fcinfo, 4);
+  args.id_column = name_arg(fcinfo, 5);
+  if (!PG_ARGISNULL(6)) args.active_statuses = pg::text_array_elements(PG_GETARG_DATUM(6));
+  args.failed_status = text_arg(fcinfo, 7);
+
+  pg::SpiConnection spi;
+  const bool inserted = registry::watch(args);
+  spi.finish();
+  PG_RETURN_BOOL(inserted);
+}
+
+RECOVERY_FUNCTION(recovery_unwatch) {
+  pg::SpiConnection spi;
+  const bool removed = registry::unwatch(PG_GETARG_OID(0));
+  spi.finish();
+  PG_RETURN_BOOL(removed);
+}
+
+// find_stuck_runs(timeout, run_table)
+RECOVERY_FUNCTION(recovery_find_stuck_runs) {
+  const engine::Clock clock = clock_arg(fcinfo, 0);
+  pg::ResultSet result(fcinfo);
+  pg::SpiConnection spi;
+  for (const auto& table : registry::load(oid_arg(fcinfo, 1))) {
+    const Datum table_name = pg::text_datum(table.name);
+    engine::find_in_table(table, clock, [&](const engine::RunRow& r) {
+      Datum values[8] = {table_name,     r.run_id, r.status, r.started_at, r.last_activity_at,
+                         Int32GetDatum(r.stuck_minutes), pg::text_datum(r.reason), r.run};
+      bool nulls[8] = {false, false, false, r.started_at_null, false, false, false, false};
+      result.put(values, nulls);
+    });
+  }
+  spi.finish();
+  return static_cast<Datum>(0);
+}
+
+// recover_stuck_runs(timeout, max_runs, run_table)
+RECOVERY_FUNCTION(recovery_recover_stuck_runs) {
+  const engine::Clock clock = clock_arg(fcinfo, 0);
+  std::optional<int64> remaining;
+  if (!PG_ARGISNULL(1)) remaining = PG_GETARG_INT32(1);
+  core::validate_max_runs(!remaining, remaining.value_or(0));
+  pg::ResultSet result(fcinfo);
+  pg::SpiConnection spi;
+  const Datum recovered_at = TimestampTzGetDatum(clock.now);
+  for (const auto& table : registry::load(oid_arg(fcinfo, 2))) {
+    if (remaining && *remaining == 0) break;
+    const Datum table_name = pg::text_datum(table.name);
+    const uint64 done =
+        engine::recover_table(table, clock, remaining, [&](const engine::RunRow& r) {
+          Datum values[9] = {table_name,
+                             r.run_id,
+                             r.status,
+                             r.new_status,
+                             r.started_at,
+                             Int32GetDatum(r.stuck_minutes),
+                             pg::text_datum(r.reason),
+                             recovered_at,
+                             r.run};
+          bool nulls[9] = {false, false, false, false, r.started_at_null,
+                           false, false, false, false};
+          result.put(values, nulls);
+        });
+    if (remaining) *remaining -= static_cast<int64>(done);
+  }
+  spi.finish();
+  return static_cast<Datum>(0);
+}

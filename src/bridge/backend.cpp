@@ -1,0 +1,201 @@
+#include "bridge/backend.hpp"
+
+extern "C" {
+#include "access/htup_details.h"
+#include "catalog/namespace.h"
+#include "catalog/catalog.h"
+#include "catalog/pg_class.h"
+#include "commands/async.h"
+#include "utils/acl.h"
+#include "utils/array.h"
+#include "utils/guc.h"
+#include "utils/syscache.h"
+}
+
+namespace recovery::pg {
+
+std::string quote_ident(const std::string& name) {
+  return guard([&] { return quote_identifier(name.c_str()); });
+}
+
+std::optional<std::string> relation_name(Oid relid) {
+  const char* name = guard([&]() -> const char* {
+    char* rel = get_rel_name(relid);
+    if (rel == nullptr) return nullptr;
+    char* nsp = get_namespace_name(get_rel_namespace(relid));
+    if (nsp == nullptr) return nullptr;
+    return quote_qualified_identifier(nsp, rel);
+  });
+  if (name == nullptr) return std::nullopt;
+  return std::string(name);
+}
+
+Oid relation_owner(Oid relid) {
+  return guard([&] {
+    HeapTuple tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+    if (!HeapTupleIsValid(tuple)) elog(ERROR, "cache lookup failed for relation %u", relid);
+    const Oid owner = reinterpret_cast<Form_pg_class>(GETSTRUCT(tuple))->relowner;
+    ReleaseSysCache(tuple);
+    return owner;
+  });
+}
+
+char relation_kind(Oid relid) { return guard([&] { return get_rel_relkind(relid); }); }
+
+Oid relation_namespace(Oid relid) { return guard([&] { return get_rel_namespace(relid); }); }
+
+bool is_system_namespace(Oid nspid) {
+  return guard([&] {
+    return IsCatalogNamespace(nspid) || IsToastNamespace(nspid) ||
+           nspid == get_namespace_oid("information_schema", true);
+  });
+}
+
+bool is_temp_namespace(Oid nspid) { return guard([&] { return isAnyTempNamespace(nspid); }); }
+
+std::string relation_base_name(Oid relid) {
+  const char* name = guard([&] { return get_rel_name(relid); });
+  return name != nullptr ? name : std::to_string(relid);
+}
+
+Oid recovery_table(const char* name) {
+  return guard([&] {
+    const Oid nsp = get_namespace_oid("recovery", false);
+    const Oid relid = get_relname_relid(name, nsp);
+    if (!OidIsValid(relid)) elog(ERROR, "recovery.%s is missing", name);
+    return relid;
+  });
+}
+
+AttrNumber column_number(Oid relid, const std::string& column) {
+  return guard([&] { return get_attnum(relid, column.c_str()); });
+}
+
+Oid column_type(Oid relid, AttrNumber attnum) {
+  return guard([&] { return getBaseType(get_atttype(relid, attnum)); });
+}
+
+std::vector<std::string> column_names(Oid relid) {
+  std::vector<std::string> names;
+  for (AttrNumber attnum = 1;; ++attnum) {
+    // get_attname(missing_ok) returns NULL past the last column; dropped
+    // columns keep a placeholder name that no candidate list contains.
+    const char* name = guard([&] { return get_attname(relid, attnum, true); });
+    if (name == nullptr) break;
+    names.emplace_back(name);
+  }
+  return names;
+}
+
+bool is_enum_type(Oid type) { return guard([&] { return type_is_enum(type); }); }
+
+bool enum_has_label(Oid enum_type, const std::string& label) {
+  return guard([&] {
+    return SearchSysCacheExists2(ENUMTYPOIDNAME, ObjectIdGetDatum(enum_type),
+                                 CStringGetDatum(label.c_str()));
+  });
+}
+
+std::string type_name(Oid type) { return guard([&] { return format_type_be(type); }); }
+
+Oid array_type_of(Oid type) { return guard([&] { return get_array_type(type); }); }
+
+bool has_table_privilege(Oid relid, AclMode mode) {
+  return guard([&] { return pg_class_aclcheck(relid, GetUserId(), mode) == ACLCHECK_OK; });
+}
+
+bool has_column_privilege(Oid relid, AttrNumber attnum, AclMode mode) {
+  return guard([&] {
+    return pg_attribute_aclcheck(relid, attnum, GetUserId(), mode) == ACLCHECK_OK;
+  });
+}
+
+bool owns_relation(Oid relid) {
+  return guard([&] { return pg_class_ownercheck(relid, GetUserId()); });
+}
+
+std::string current_role_name() {
+  return guard([] { return GetUserNameFromId(GetUserId(), false); });
+}
+
+std::string current_application_name() {
+  const char* name = guard([] { return GetConfigOption("application_name", true, false); });
+  return name != nullptr ? name : "";
+}
+
+Datum text_datum(const std::string& value) {
+  return guard([&] {
+    return PointerGetDatum(cstring_to_text_with_len(value.data(), static_cast<int>(value.size())));
+  });
+}
+
+Datum array_datum(const std::vector<std::string>& values, Oid element_type) {
+  // Built through the element type's input function, so enum labels become
+  // enum values and the planner can fold the array into a constant.
+  std::string literal = "{";
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (i > 0) literal += ',';
+    literal += '"';
+    for (char c : values[i]) {
+      if (c == '"' || c == '\\') literal += '\\';
+      literal += c;
+    }
+    literal += '"';
+  }
+  literal += '}';
+  return guard([&] {
+    const Oid array_type = get_array_type(element_type);
+    Oid input = InvalidOid;
+    Oid ioparam = InvalidOid;
+    getTypeInputInfo(array_type, &input, &ioparam);
+    return OidInputFunctionCall(input, const_cast<char*>(literal.c_str()), ioparam, -1);
+  });
+}
+
+Datum text_array_datum(const std::vector<std::string>& values) {
+  return array_datum(values, TEXTOID);
+}
+
+void notify(const char* channel, const char* payload) {
+  guard([&] { Async_Notify(channel, payload); });
+}
+
+void notify(const char* channel, const std::vector<Datum>& payloads) {
+  guard([&] {
+    for (Datum payload : payloads) Async_Notify(channel, TextDatumGetCString(payload));
+  });
+}
+
+void report(int level, const std::string& message, const std::string& detail,
+            const std::string& hint) {
+  guard([&] {
+    ereport(level, (errmsg_internal("%s", message.c_str()),
+                    detail.empty() ? 0 : errdetail_internal("%s", detail.c_str()),
+                    hint.empty() ? 0 : errhint("%s", hint.c_str())));
+  });
+}
+
+}  // namespace recovery::pg
+
+namespace recovery::pg {
+
+Datum array_of(const std::vector<Datum>& values, const std::vector<bool>& nulls,
+               Oid element_type) {
+  // construct_md_array wants bool*, which std::vector<bool> cannot give.
+  std::unique_ptr<bool[]> null_flags(new bool[values.size() + 1]);
+  for (size_t i = 0; i < values.size(); ++i) null_flags[i] = !nulls.empty() && nulls[i];
+  int dims = static_cast<int>(values.size());
+  int lbs = 1;
+  const Datum* data = values.data();
+  bool* flags = null_flags.get();
+  return guard([&] {
+    int16 typlen = 0;
+    bool typbyval = false;
+    char typalign = 0;
+    get_typlenbyvalalign(element_type, &typlen, &typbyval, &typalign);
+    return PointerGetDatum(construct_md_array(const_cast<Datum*>(data), flags, 1, &dims, &lbs,
+                                              element_type, typlen, typbyval, typalign));
+  });
+}
+
+}  // namespace recovery::pg

@@ -1,0 +1,74 @@
+// Small guarded wrappers over backend services the rooms share: names,
+// catalogs, identities, messages. Each hides one PostgreSQL call behind guard().
+#pragma once
+
+#include "bridge/guard.hpp"
+
+namespace recovery::pg {
+
+std::string quote_ident(const std::string& name);
+
+// "schema.table", each part quoted only where needed; nullopt if gone.
+std::optional<std::string> relation_name(Oid relid);
+Oid relation_owner(Oid relid);
+char relation_kind(Oid relid);  // '\0' when the relation does not exist
+Oid relation_namespace(Oid relid);
+bool is_system_namespace(Oid nspid);
+bool is_temp_namespace(Oid nspid);
+std::string relation_base_name(Oid relid);  // unqualified, unquoted
+
+// A table of recovery's own schema (e.g. "history").
+Oid recovery_table(const char* name);
+
+// Column lookups; InvalidAttrNumber / InvalidOid when missing.
+AttrNumber column_number(Oid relid, const std::string& column);
+Oid column_type(Oid relid, AttrNumber attnum);  // domains resolved to their base type
+std::vector<std::string> column_names(Oid relid);
+bool is_enum_type(Oid type);
+bool enum_has_label(Oid enum_type, const std::string& label);
+std::string type_name(Oid type);
+Oid array_type_of(Oid type);
+
+bool has_table_privilege(Oid relid, AclMode mode);
+bool has_column_privilege(Oid relid, AttrNumber attnum, AclMode mode);
+bool owns_relation(Oid relid);
+
+std::string current_role_name();
+std::string current_application_name();
+
+Datum text_datum(const std::string& value);
+Datum text_array_datum(const std::vector<std::string>& values);
+Datum array_datum(const std::vector<std::string>& values, Oid element_type);
+
+// Runs fn() with `role` as the current user, as SECURITY DEFINER would, and
+// restores the caller's identity however fn() ends. For writes to recovery's
+// own tables, which no other role may write.
+template <typename Fn>
+void as_role(Oid role, Fn&& fn) {
+  Oid saved_user = InvalidOid;
+  int saved_context = 0;
+  GetUserIdAndSecContext(&saved_user, &saved_context);
+  SetUserIdAndSecContext(role, saved_context | SECURITY_LOCAL_USERID_CHANGE);
+  try {
+    fn();
+  } catch (...) {
+    SetUserIdAndSecContext(saved_user, saved_context);
+    throw;
+  }
+  SetUserIdAndSecContext(saved_user, saved_context);
+}
+
+void notify(const char* channel, const char* payload);
+// NOTIFY `channel` once per text Datum payload.
+void notify(const char* channel, const std::vector<Datum>& payloads);
+
+// Messages below ERROR (they return).
+void report(int level, const std::string& message, const std::string& detail = {},
+            const std::string& hint = {});
+
+}  // namespace recovery::pg
+
+namespace recovery::pg {
+// A one-dimensional array of `element_type` from Datums (copied).
+Datum array_of(const std::vector<Datum>& values, const std::vector<bool>& nulls, Oid element_type);
+}  // namespace recovery::pg

@@ -1,0 +1,91 @@
+#include "bridge/guard.hpp"
+
+#include "core/error.hpp"
+
+namespace recovery::pg {
+
+const char* PgError::what() const noexcept {
+  return data_ != nullptr && data_->message != nullptr ? data_->message : "PostgreSQL error";
+}
+
+void throw_pending_error(MemoryContext context) {
+  // CopyErrorData must not run in ErrorContext, which FlushErrorState resets.
+  MemoryContextSwitchTo(context);
+  ErrorData* data = CopyErrorData();
+  FlushErrorState();
+  throw PgError(data);
+}
+
+namespace {
+
+// A C++ error flattened into fixed buffers, so reporting it allocates nothing
+// inside a catch block and owns nothing when PostgreSQL longjmps away.
+struct Failure {
+  int sqlstate = 0;
+  char message[1024] = {};
+  char detail[1024] = {};
+  char hint[512] = {};
+
+  void set(const char* code, const char* msg, const char* det = "", const char* hnt = "") {
+    sqlstate = MAKE_SQLSTATE(code[0], code[1], code[2], code[3], code[4]);
+    strlcpy(message, msg, sizeof(message));
+    strlcpy(detail, det, sizeof(detail));
+    strlcpy(hint, hnt, sizeof(hint));
+  }
+};
+
+// Sorts the exception in flight into either a PostgreSQL error or a Failure.
+ErrorData* classify(const std::exception_ptr& error, Failure* failure) noexcept {
+  try {
+    std::rethrow_exception(error);
+  } catch (const PgError& e) {
+    return e.data();
+  } catch (const recovery::Error& e) {
+    failure->set(e.sqlstate(), e.what(), e.detail().c_str(), e.hint().c_str());
+  } catch (const std::bad_alloc&) {
+    failure->set("53200", "out of memory in recovery");
+  } catch (const std::exception& e) {
+    failure->set(sqlstate::kInternalError, e.what());
+  } catch (...) {
+    failure->set(sqlstate::kInternalError, "unknown C++ exception in recovery");
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+Datum run_entry(FunctionCallInfo fcinfo, FunctionBody body) {
+  std::exception_ptr error;
+  try {
+    return body(fcinfo);
+  } catch (...) {
+    error = std::current_exception();
+  }
+  // Every C++ frame of the body has unwound; only plain data remains.
+  Failure failure;
+  ErrorData* pg_error = classify(error, &failure);
+  error = nullptr;  // frees the exception object before PostgreSQL longjmps
+  if (pg_error != nullptr) ReThrowError(pg_error);
+  ereport(ERROR, (errcode(failure.sqlstate), errmsg_internal("%s", failure.message),
+                  failure.detail[0] != '\0' ? errdetail_internal("%s", failure.detail) : 0,
+                  failure.hint[0] != '\0' ? errhint("%s", failure.hint) : 0));
+  pg_unreachable();
+}
+
+void report_exception(const std::exception_ptr& error, int level, std::string* message) {
+  Failure failure;
+  ErrorData* pg_error = classify(error, &failure);
+  if (message != nullptr) *message = pg_error != nullptr ? pg_error->message : failure.message;
+  guard([&] {
+    if (pg_error != nullptr) {
+      pg_error->elevel = level;
+      ThrowErrorData(pg_error);
+    } else {
+      ereport(level, (errcode(failure.sqlstate), errmsg_internal("%s", failure.message),
+                      failure.detail[0] != '\0' ? errdetail_internal("%s", failure.detail) : 0,
+                      failure.hint[0] != '\0' ? errhint("%s", failure.hint) : 0));
+    }
+  });
+}
+
+}  // namespace recovery::pg

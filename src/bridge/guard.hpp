@@ -1,0 +1,94 @@
+// The PostgreSQL/C++ boundary. Two rules, both enforced here:
+//
+// 1. No PostgreSQL error (a longjmp) may jump over a C++ frame that owns a
+//    destructor. Every call into PostgreSQL that may raise goes through
+//    pg::guard(), which catches the error at a sigsetjmp, restores the error
+//    stacks and memory context, and throws it on as pg::PgError. The lambda
+//    given to guard() must itself own nothing with a destructor.
+//
+// 2. No C++ exception may reach PostgreSQL. Every SQL-callable function is
+//    defined with RECOVERY_FUNCTION, whose body runs inside pg::run_entry():
+//    a PgError is re-raised unchanged (SQLSTATE, detail, hint, context), a
+//    recovery::Error becomes an ereport with its own SQLSTATE, anything else
+//    an internal error, and the ereport happens only after the catch block
+//    has ended and every C++ frame of the body is gone.
+//
+// After a PgError is thrown the (sub)transaction is doomed: code unwinding it
+// must not call PostgreSQL (destructors here only free C++ memory), and the
+// abort that follows releases SPI, locks, snapshots and memory.
+#pragma once
+
+#include <type_traits>
+
+#include "bridge/postgres.hpp"
+
+namespace recovery::pg {
+
+// A PostgreSQL error caught by guard(), carrying the whole ErrorData.
+class PgError final : public std::exception {
+ public:
+  explicit PgError(ErrorData* data) noexcept : data_(data) {}
+  const char* what() const noexcept override;
+  ErrorData* data() const noexcept { return data_; }
+
+ private:
+  ErrorData* data_;  // allocated in the memory context current at guard()
+};
+
+// Copies the pending error, clears PostgreSQL's error state and throws it.
+[[noreturn]] void throw_pending_error(MemoryContext context);
+
+template <typename Fn>
+auto guard(Fn&& fn) -> decltype(fn()) {
+  using Result = decltype(fn());
+  static_assert(std::is_void_v<Result> || std::is_trivially_destructible_v<Result>,
+                "guard() returns only plain values");
+  sigjmp_buf* const saved_exception_stack = PG_exception_stack;
+  ErrorContextCallback* const saved_context_stack = error_context_stack;
+  const MemoryContext saved_memory_context = CurrentMemoryContext;
+  sigjmp_buf jump;
+  if (sigsetjmp(jump, 0) != 0) {
+    PG_exception_stack = saved_exception_stack;
+    error_context_stack = saved_context_stack;
+    throw_pending_error(saved_memory_context);
+  }
+  PG_exception_stack = &jump;
+  try {
+    if constexpr (std::is_void_v<Result>) {
+      fn();
+      PG_exception_stack = saved_exception_stack;
+      error_context_stack = saved_context_stack;
+    } else {
+      Result result = fn();
+      PG_exception_stack = saved_exception_stack;
+      error_context_stack = saved_context_stack;
+      return result;
+    }
+  } catch (...) {
+    PG_exception_stack = saved_exception_stack;
+    error_context_stack = saved_context_stack;
+    throw;
+  }
+}
+
+// Runs a SQL function body, translating every exception as described above.
+using FunctionBody = Datum (*)(FunctionCallInfo);
+Datum run_entry(FunctionCallInfo fcinfo, FunctionBody body);
+
+// Reports a caught exception at `level` (below ERROR: it returns), keeping a
+// PostgreSQL error's SQLSTATE and fields. For the worker, which logs and
+// carries on. Fills `message` (if not null) with the error's message.
+void report_exception(const std::exception_ptr& error, int level, std::string* message);
+
+}  // namespace recovery::pg
+
+// Defines an SQL-callable C function `name` whose body is plain C++.
+#define RECOVERY_FUNCTION(name)                                        \
+  static Datum name##_body(FunctionCallInfo fcinfo);                  \
+  extern "C" {                                                         \
+  PG_FUNCTION_INFO_V1(name);                                           \
+  Datum name(PG_FUNCTION_ARGS) {                                       \
+    return recovery::pg::run_entry(fcinfo, name##_body);               \
+  }                                                                    \
+  }                                                                    \
+  static Datum name##_body(FunctionCallInfo fcinfo)

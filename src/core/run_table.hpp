@@ -1,0 +1,101 @@
+// What recovery knows about one watched run table, and the SQL it runs on it.
+//
+// Pure C++ (no PostgreSQL headers): everything here is decided from names and
+// kinds that the registry has already looked up and quoted, so it is unit
+// tested without a server. Values never appear in the SQL text: they are
+// always $n parameters whose types the engine passes to SPI.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace recovery::core {
+
+// Timestamp columns come in two kinds. Plain `timestamp` (what Prisma, Rails
+// and Django write) is read as UTC, so no answer depends on the session's
+// TimeZone.
+enum class TimeKind { kTimestamp, kTimestampTz };
+
+// The status column is compared in its own type so that a partial index
+// `WHERE status IN (...)` can be matched by the planner.
+enum class StatusKind { kText, kEnum };
+
+struct TimeColumn {
+  std::string name;  // unquoted, as in the catalog
+  TimeKind kind = TimeKind::kTimestampTz;
+};
+
+// A watched table with every column resolved. Identifiers are stored raw and
+// quoted by the caller-supplied quoter when SQL is built.
+struct RunTable {
+  std::string qualified_name;  // already quoted: public.qualification_runs
+  std::string id_column;
+  std::string status_column;
+  StatusKind status_kind = StatusKind::kText;
+  TimeColumn started;
+  std::optional<TimeColumn> activity;
+  std::optional<TimeColumn> finished;
+  std::vector<std::string> active_statuses;
+  std::string failed_status;
+};
+
+// Quotes one identifier; the backend passes quote_identifier().
+using Quoter = std::string (*)(const std::string&);
+
+// Candidate column names, first match wins (the contract).
+extern const std::vector<std::string> kStartedCandidates;
+extern const std::vector<std::string> kActivityCandidates;
+extern const std::vector<std::string> kFinishedCandidates;
+
+// First candidate present in `columns` (exact, case-sensitive), if any.
+std::optional<std::string> detect_column(const std::vector<std::string>& columns,
+                                         const std::vector<std::string>& candidates);
+
+// Throws Error(22023/22004) unless the statuses are usable: at least one
+// active status, no empty or duplicate label, and the failed status is not
+// one of the active ones.
+void validate_statuses(const std::vector<std::optional<std::string>>& active,
+                       const std::optional<std::string>& failed);
+
+// Throws Error unless the timeout is a positive span. `span_usec` is the
+// interval with days as 24 h and months as 30 days, as PostgreSQL compares.
+void validate_timeout(bool is_null, int64_t span_usec);
+
+// Throws Error(22023) unless max_runs is NULL or at least 1.
+void validate_max_runs(bool is_null, int64_t max_runs);
+
+// The kind of the "last activity" value: the later of started and activity.
+TimeKind last_activity_kind(const RunTable& table);
+
+// SQL expression of the last activity of row alias `t`.
+std::string last_activity_expr(const RunTable& table, Quoter quote);
+
+// Parameters shared by the statements below:
+//   $1 active statuses (array of the status column's type)
+//   $2 cutoff (of last_activity_kind): older than this is stuck
+// recover only:
+//   $3 failed status (status column's type)
+//   $4 now (of the finished column's kind; unused without one)
+//   $5 max rows (int8, NULL for all)
+//   $6 table display name (text), for the NOTIFY payload
+//
+// Both select lists start with the same five columns:
+//   run_id text, status text, started (raw kind), last activity (raw kind), run jsonb
+// find_query returns them for every stuck row, oldest first.
+std::string find_query(const RunTable& table, Quoter quote);
+
+// recover_query locks stuck rows (SKIP LOCKED), re-checks status and age in
+// the UPDATE itself, and returns the five columns above for each updated row
+// (status being the previous one), then: new status text, notify payload text.
+std::string recover_query(const RunTable& table, Quoter quote);
+
+// One row if the table has any stuck run (for the privilege pre-check).
+std::string exists_query(const RunTable& table, Quoter quote);
+
+// Whole minutes between `last` and `now` (microseconds since any epoch),
+// clamped to the int32 range, never negative.
+int32_t whole_minutes(int64_t now_usec, int64_t last_usec);
+
+}  // namespace recovery::core

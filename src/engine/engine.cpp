@@ -1,0 +1,188 @@
+#include "engine/engine.hpp"
+
+#include "bridge/backend.hpp"
+#include "bridge/spi.hpp"
+#include "core/error.hpp"
+
+extern "C" {
+#include "utils/datetime.h"
+}
+
+namespace recovery::engine {
+
+namespace {
+
+// Rows per cursor fetch: bounds memory for any number of stuck runs.
+constexpr long kChunkRows = 1000;
+constexpr const char* kNotifyChannel = "recovery";
+
+pg::Param time_param(Oid type, TimestampTz value) {
+  // timestamp and timestamptz share the int64 representation (see Clock).
+  return pg::param(type, TimestampTzGetDatum(value));
+}
+
+// Reads the five leading result columns of find_query/recover_query.
+RunRow read_row(const registry::Watched& table, const Clock& clock, uint64 row) {
+  RunRow r;
+  r.table = &table;
+  bool is_null = false;
+  r.run_id = pg::value(row, 1, &is_null);
+  r.status = pg::value(row, 2, &is_null);
+  r.started_at = pg::value(row, 3, &r.started_at_null);
+  r.last_activity_at = pg::value(row, 4, &is_null);
+  r.run = pg::value(row, 5, &is_null);
+  r.stuck_minutes = core::whole_minutes(clock.now, DatumGetTimestampTz(r.last_activity_at));
+  return r;
+}
+
+std::vector<pg::Param> stuck_params(const registry::Watched& w, const Clock& clock) {
+  return {pg::param(pg::array_type_of(w.status_type),
+                    pg::array_datum(w.table.active_statuses, w.status_type)),
+          time_param(w.last_activity_type, clock.cutoff)};
+}
+
+bool may_update(const registry::Watched& w) {
+  if (pg::has_table_privilege(w.relid, ACL_UPDATE)) return true;
+  for (AttrNumber attnum : w.updated_columns) {
+    if (!pg::has_column_privilege(w.relid, attnum, ACL_UPDATE)) return false;
+  }
+  return true;
+}
+
+// The history rows of one chunk, written as the history table's owner: no
+// other role may write history, and recovery runs with the caller's rights.
+struct HistoryChunk {
+  std::vector<Datum> run_ids, previous, next, started, last, minutes;
+  std::vector<bool> started_nulls;
+  std::vector<Datum> payloads;
+
+  void add(const RunRow& r, Datum payload) {
+    run_ids.push_back(r.run_id);
+    previous.push_back(r.status);
+    next.push_back(r.new_status);
+    started.push_back(r.started_at);
+    started_nulls.push_back(r.started_at_null);
+    last.push_back(r.last_activity_at);
+    minutes.push_back(Int32GetDatum(r.stuck_minutes));
+    payloads.push_back(payload);
+  }
+
+  void write(const registry::Watched& w, const char* reason, Oid history_owner,
+             const std::string& role, const std::string& application) const {
+    if (run_ids.empty()) return;
+    const std::vector<pg::Param> params = {
+        pg::param(TEXTOID, pg::text_datum(w.name)),
+        pg::param(TEXTARRAYOID, pg::array_of(run_ids, {}, TEXTOID)),
+        pg::param(TEXTARRAYOID, pg::array_of(previous, {}, TEXTOID)),
+        pg::param(TEXTARRAYOID, pg::array_of(next, {}, TEXTOID)),
+        pg::param(pg::array_type_of(TIMESTAMPTZOID),
+                  pg::array_of(started, started_nulls, TIMESTAMPTZOID)),
+        pg::param(pg::array_type_of(TIMESTAMPTZOID), pg::array_of(last, {}, TIMESTAMPTZOID)),
+        pg::param(INT4ARRAYOID, pg::array_of(minutes, {}, INT4OID)),
+        pg::param(TEXTOID, pg::text_datum(reason)),
+        pg::param(NAMEOID, pg::guard([&] { return DirectFunctionCall1(namein, CStringGetDatum(role.c_str())); })),
+        pg::param(TEXTOID, pg::text_datum(application)),
+    };
+    pg::as_role(history_owner, [&] {
+      pg::execute(
+          "INSERT INTO recovery.history (run_table, run_id, previous_status, new_status, "
+          "started_at, last_activity_at, stuck_minutes, reason, recovered_by, application_name) "
+          "SELECT $1, u.run_id, u.previous_status, u.new_status, u.started_at, "
+          "u.last_activity_at, u.stuck_minutes, $8, $9, $10 "
+          "FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3), pg_catalog.unnest($4), "
+          "pg_catalog.unnest($5), pg_catalog.unnest($6), pg_catalog.unnest($7)) "
+          "AS u(run_id, previous_status, new_status, started_at, last_activity_at, stuck_minutes)",
+          params, false);
+    });
+    pg::notify(kNotifyChannel, payloads);
+  }
+};
+
+}  // namespace
+
+Clock clock_for(const Interval* timeout) {
+  int64 span = 0;
+  if (timeout != nullptr) {
+    // As interval comparison does: a day is 24 h, a month 30 days. Saturating,
+    // so huge intervals stay positive (and then fail as out of range below).
+    const __int128 usec = static_cast<__int128>(timeout->time) +
+                          static_cast<__int128>(timeout->day) * USECS_PER_DAY +
+                          static_cast<__int128>(timeout->month) * DAYS_PER_MONTH * USECS_PER_DAY;
+    span = usec > 0 ? 1 : (usec < 0 ? -1 : 0);
+  }
+  core::validate_timeout(timeout == nullptr, span);
+  Clock clock;
+  clock.now = GetCurrentTransactionStartTimestamp();
+  // timestamp_mi_interval works on the plain (UTC) calendar, so "1 day" is
+  // the same span whatever TimeZone the session has.
+  const TimestampTz now = clock.now;
+  clock.cutoff = pg::guard([&] {
+    return DatumGetTimestamp(DirectFunctionCall2(timestamp_mi_interval, TimestampGetDatum(now),
+                                                 PointerGetDatum(timeout)));
+  });
+  return clock;
+}
+
+uint64 find_in_table(const registry::Watched& w, const Clock& clock, const RowSink& sink) {
+  pg::Cursor cursor(core::find_query(w.table, pg::quote_ident), stuck_params(w, clock), false);
+  uint64 total = 0;
+  for (;;) {
+    const uint64 rows = cursor.fetch(kChunkRows);
+    if (rows == 0) break;
+    for (uint64 row = 0; row < rows; ++row) sink(read_row(w, clock, row));
+    total += rows;
+  }
+  cursor.close();
+  return total;
+}
+
+uint64 recover_table(const registry::Watched& w, const Clock& clock, std::optional<int64> limit,
+                     const RowSink& sink) {
+  std::vector<pg::Param> params = stuck_params(w, clock);
+  if (!may_update(w)) {
+    // Nothing to do is not an error; stuck runs the caller may not fix are.
+    if (pg::execute(core::exists_query(w.table, pg::quote_ident), params, false) == 0) return 0;
+    const std::string role = pg::current_role_name();
+    throw Error(sqlstate::kInsufficientPrivilege,
+                "permission denied to recover stuck runs of table " + w.name,
+                "Role \"" + role + "\" may not update it, and it has stuck runs.",
+                "GRANT UPDATE ON " + w.name + " TO " + pg::quote_ident(role) + ";");
+  }
+  params.push_back(pg::param(w.status_type, w.status_type == TEXTOID
+                                                ? pg::text_datum(w.table.failed_status)
+                                                : pg::guard([&] {
+                                                    return DirectFunctionCall2(
+                                                        enum_in,
+                                                        CStringGetDatum(
+                                                            w.table.failed_status.c_str()),
+                                                        ObjectIdGetDatum(w.status_type));
+                                                  })));
+  params.push_back(time_param(w.table.finished ? w.finished_type : TIMESTAMPTZOID, clock.now));
+  params.push_back(limit ? pg::param(INT8OID, Int64GetDatum(*limit)) : pg::null_param(INT8OID));
+  params.push_back(pg::param(TEXTOID, pg::text_datum(w.name)));
+
+  const Oid history_owner = pg::relation_owner(pg::recovery_table("history"));
+  const std::string role = pg::current_role_name();
+  const std::string application = pg::current_application_name();
+
+  pg::Cursor cursor(core::recover_query(w.table, pg::quote_ident), params, false);
+  uint64 total = 0;
+  for (;;) {
+    const uint64 rows = cursor.fetch(kChunkRows);
+    if (rows == 0) break;
+    HistoryChunk history;
+    for (uint64 row = 0; row < rows; ++row) {
+      RunRow r = read_row(w, clock, row);
+      bool is_null = false;
+      r.new_status = pg::value(row, 6, &is_null);
+      history.add(r, pg::value(row, 7, &is_null));
+      sink(r);
+    }
+    history.write(w, "timeout", history_owner, role, application);
+    total += rows;
+  }
+  cursor.close();
+  return total;
+}
+
+}  // namespace recovery::engine

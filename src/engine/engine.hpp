@@ -1,0 +1,52 @@
+// The recovery engine: detection of stuck runs and the conditional UPDATE
+// that recovers them. The SQL functions, the background worker and pg_cron
+// (through the SQL functions) all run this one piece of code.
+#pragma once
+
+#include <functional>
+
+#include "bridge/postgres.hpp"
+#include "registry/registry.hpp"
+
+namespace recovery::engine {
+
+// When a run counts as stuck: last activity before `cutoff`. Both values are
+// microseconds since 2000-01-01 UTC, which is a timestamptz and also a plain
+// timestamp read as UTC, so the same number serves both column kinds.
+struct Clock {
+  TimestampTz now = 0;
+  TimestampTz cutoff = 0;
+};
+
+// now() minus `timeout`, computed on the UTC calendar (never the session's
+// TimeZone). Throws recovery::Error for a NULL, zero or negative timeout.
+Clock clock_for(const Interval* timeout);
+
+// One stuck or just-recovered run. Datums point into the current SPI chunk:
+// valid only during the callback.
+struct RunRow {
+  const registry::Watched* table = nullptr;
+  Datum run_id = 0;          // text
+  Datum status = 0;          // text: current status (find) or the previous one (recover)
+  Datum new_status = 0;      // text (recover only)
+  Datum started_at = 0;      // timestamptz
+  bool started_at_null = false;
+  Datum last_activity_at = 0;  // timestamptz
+  int32 stuck_minutes = 0;
+  const char* reason = "timeout";
+  Datum run = 0;  // jsonb: the whole row
+};
+using RowSink = std::function<void(const RunRow&)>;
+
+// Feeds every stuck run of `table` to `sink`, oldest first. Changes nothing.
+uint64 find_in_table(const registry::Watched& table, const Clock& clock, const RowSink& sink);
+
+// Recovers up to `limit` (nullopt: all) stuck runs of `table`, oldest first:
+// skips rows a live transaction has locked, re-checks status and age in the
+// UPDATE, writes one history row and one NOTIFY per run, all in the calling
+// transaction. Throws 42501 if the caller may not update the table and it has
+// stuck runs. Needs SPI.
+uint64 recover_table(const registry::Watched& table, const Clock& clock,
+                     std::optional<int64> limit, const RowSink& sink);
+
+}  // namespace recovery::engine

@@ -1,0 +1,358 @@
+#include "registry/registry.hpp"
+
+#include "bridge/backend.hpp"
+#include "bridge/spi.hpp"
+#include "core/error.hpp"
+
+namespace recovery::registry {
+
+namespace {
+
+using core::TimeKind;
+
+// A registration with every column named (after detection).
+struct Registration {
+  Oid relid = InvalidOid;
+  std::string status_column;
+  std::string started_column;
+  std::optional<std::string> activity_column;
+  std::optional<std::string> finished_column;
+  std::string id_column;
+  std::vector<std::string> active_statuses;
+  std::string failed_status;
+};
+
+std::string quoted(const std::string& name) { return "\"" + name + "\""; }
+
+void require_table_kind(char kind, const std::string& name) {
+  if (kind != RELKIND_RELATION && kind != RELKIND_PARTITIONED_TABLE) {
+    throw Error(sqlstate::kWrongObjectType, name + " is not a table", {},
+                "Only ordinary and partitioned tables can be watched; for a view, watch the "
+                "table behind it.");
+  }
+}
+
+void require_owner(Oid relid, const std::string& name) {
+  if (!pg::owns_relation(relid)) {
+    throw Error(sqlstate::kInsufficientPrivilege, "must be owner of table " + name, {},
+                "Only the owner of a run table (or a superuser) may watch or unwatch it.");
+  }
+}
+
+AttrNumber require_column(Oid relid, const std::string& table, const std::string& column,
+                          const char* role) {
+  const AttrNumber attnum = pg::column_number(relid, column);
+  if (attnum == InvalidAttrNumber) {
+    throw Error(sqlstate::kUndefinedColumn,
+                "column " + quoted(column) + " of table " + table + " does not exist",
+                std::string("It was given as the ") + role + " column.",
+                "Pass the right column name to recovery.watch().");
+  }
+  return attnum;
+}
+
+core::TimeColumn time_column(Oid relid, const std::string& table, const std::string& column,
+                             const char* role, Oid* type) {
+  const AttrNumber attnum = require_column(relid, table, column, role);
+  *type = pg::column_type(relid, attnum);
+  if (*type != TIMESTAMPOID && *type != TIMESTAMPTZOID) {
+    throw Error(sqlstate::kDatatypeMismatch,
+                std::string(role) + " column " + quoted(column) + " of table " + table +
+                    " has type " + pg::type_name(*type),
+                {}, "Use a timestamp or timestamptz column.");
+  }
+  return {column, *type == TIMESTAMPOID ? TimeKind::kTimestamp : TimeKind::kTimestampTz};
+}
+
+// Resolves a registration against the catalogs as they are now. Throws
+// recovery::Error naming the table and the problem.
+Watched resolve(const Registration& reg) {
+  Watched w;
+  w.relid = reg.relid;
+  const char kind = pg::relation_kind(reg.relid);
+  auto name = pg::relation_name(reg.relid);
+  if (kind == '\0' || !name) {
+    throw Error(sqlstate::kObjectNotInPrerequisiteState, "the table no longer exists");
+  }
+  w.name = *name;
+  require_table_kind(kind, w.name);
+
+  core::RunTable& t = w.table;
+  t.qualified_name = w.name;
+  t.status_column = reg.status_column;
+  t.id_column = reg.id_column;
+  t.active_statuses = reg.active_statuses;
+  t.failed_status = reg.failed_status;
+
+  const AttrNumber status_attnum = require_column(reg.relid, w.name, reg.status_column, "status");
+  const Oid status_type = pg::column_type(reg.relid, status_attnum);
+  if (status_type == TEXTOID || status_type == VARCHAROID) {
+    t.status_kind = core::StatusKind::kText;
+    w.status_type = TEXTOID;
+  } else if (pg::is_enum_type(status_type)) {
+    t.status_kind = core::StatusKind::kEnum;
+    w.status_type = status_type;
+    std::vector<std::string> labels = reg.active_statuses;
+    labels.push_back(reg.failed_status);
+    for (const auto& label : labels) {
+      if (!pg::enum_has_label(status_type, label)) {
+        const std::string type = pg::type_name(status_type);
+        throw Error(sqlstate::kInvalidParameterValue,
+                    "enum type " + type + " of column " + quoted(reg.status_column) +
+                        " has no label " + quoted(label),
+                    {},
+                    "Add it with ALTER TYPE " + type + " ADD VALUE, or pass the statuses the "
+                    "type has.");
+      }
+    }
+  } else {
+    throw Error(sqlstate::kDatatypeMismatch,
+                "status column " + quoted(reg.status_column) + " of table " + w.name +
+                    " has type " + pg::type_name(status_type),
+                {}, "Use a text, varchar or enum column.");
+  }
+  w.updated_columns.push_back(status_attnum);
+
+  Oid started_type = InvalidOid;
+  t.started = time_column(reg.relid, w.name, reg.started_column, "started", &started_type);
+  if (reg.activity_column) {
+    Oid activity_type = InvalidOid;
+    t.activity =
+        time_column(reg.relid, w.name, *reg.activity_column, "activity", &activity_type);
+  }
+  w.last_activity_type =
+      core::last_activity_kind(t) == TimeKind::kTimestamp ? TIMESTAMPOID : TIMESTAMPTZOID;
+  if (reg.finished_column) {
+    t.finished =
+        time_column(reg.relid, w.name, *reg.finished_column, "finished", &w.finished_type);
+    w.updated_columns.push_back(pg::column_number(reg.relid, *reg.finished_column));
+  }
+  require_column(reg.relid, w.name, reg.id_column, "id");
+
+  // A column recovery writes must not be one it reads to decide.
+  for (const auto* other : {&reg.started_column, &reg.id_column}) {
+    if (*other == reg.status_column || (reg.finished_column && *other == *reg.finished_column)) {
+      throw Error(sqlstate::kInvalidParameterValue,
+                  "column " + quoted(*other) + " of table " + w.name +
+                      " is given for two different roles");
+    }
+  }
+  if (reg.activity_column && (*reg.activity_column == reg.status_column ||
+                              (reg.finished_column && *reg.activity_column == *reg.finished_column))) {
+    throw Error(sqlstate::kInvalidParameterValue,
+                "column " + quoted(*reg.activity_column) + " of table " + w.name +
+                    " is given for two different roles");
+  }
+  return w;
+}
+
+std::vector<std::string> required(const std::vector<std::optional<std::string>>& values) {
+  std::vector<std::string> result;
+  for (const auto& v : values) result.push_back(v.value_or(""));
+  return result;
+}
+
+const char* const kLoadSql =
+    "SELECT run_table::pg_catalog.oid, table_name, status_column::pg_catalog.text, "
+    "started_column::pg_catalog.text, activity_column::pg_catalog.text, "
+    "finished_column::pg_catalog.text, id_column::pg_catalog.text, active_statuses, "
+    "failed_status FROM recovery.watched_tables";
+
+}  // namespace
+
+std::vector<Watched> load(std::optional<Oid> only) {
+  std::string sql = kLoadSql;
+  std::vector<pg::Param> params;
+  if (only) {
+    sql += " WHERE run_table = $1";
+    params.push_back(pg::param(REGCLASSOID, ObjectIdGetDatum(*only)));
+  }
+  sql += " ORDER BY table_name, run_table";
+  const uint64 rows = pg::execute(sql, params, true);
+  if (only && rows == 0) {
+    const std::string name = pg::relation_name(*only).value_or("(unknown)");
+    throw Error(sqlstate::kObjectNotInPrerequisiteState,
+                "table " + name + " is not watched by recovery", {},
+                "Register it first: SELECT recovery.watch('" + name + "');");
+  }
+
+  // Read every row before resolving: resolving calls back into SPI-free
+  // catalog lookups only, but keep the tuptable's lifetime obvious.
+  std::vector<std::pair<Registration, std::string>> regs;
+  for (uint64 row = 0; row < rows; ++row) {
+    Registration reg;
+    reg.relid = pg::oid_value(row, 1);
+    std::string registered_name = pg::text_value(row, 2);
+    reg.status_column = pg::text_value(row, 3);
+    reg.started_column = pg::text_value(row, 4);
+    reg.activity_column = pg::optional_text_value(row, 5);
+    reg.finished_column = pg::optional_text_value(row, 6);
+    reg.id_column = pg::text_value(row, 7);
+    reg.active_statuses = required(pg::text_array_value(row, 8));
+    reg.failed_status = pg::text_value(row, 9);
+    regs.emplace_back(std::move(reg), std::move(registered_name));
+  }
+
+  std::vector<Watched> tables;
+  for (const auto& [reg, registered_name] : regs) {
+    try {
+      tables.push_back(resolve(reg));
+    } catch (const Error& e) {
+      const std::string name = pg::relation_name(reg.relid).value_or(registered_name);
+      pg::report(WARNING, "recovery: skipping watched table " + name + ": " + e.what(),
+                 e.detail(),
+                 "Fix the table, re-register it with recovery.watch(), or stop watching it "
+                 "with SELECT recovery.unwatch(" + std::to_string(reg.relid) + ");");
+    }
+  }
+  return tables;
+}
+
+namespace {
+
+// The single-column primary key of a table, if it has one.
+std::optional<std::string> primary_key_column(Oid relid) {
+  const uint64 rows = pg::execute(
+      "SELECT a.attname::pg_catalog.text FROM pg_catalog.pg_index i "
+      "JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0] "
+      "WHERE i.indrelid = $1 AND i.indisprimary AND i.indnkeyatts = 1",
+      {pg::param(OIDOID, ObjectIdGetDatum(relid))}, true);
+  if (rows == 0) return std::nullopt;
+  return pg::text_value(0, 1);
+}
+
+bool is_unique_column(Oid relid, AttrNumber attnum) {
+  return pg::execute(
+             "SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid = $1 AND i.indisunique "
+             "AND i.indnkeyatts = 1 AND i.indkey[0] = $2 AND i.indpred IS NULL LIMIT 1",
+             {pg::param(OIDOID, ObjectIdGetDatum(relid)), pg::param(INT2OID, Int16GetDatum(attnum))},
+             true) > 0;
+}
+
+std::string detect_or_throw(const std::vector<std::string>& columns,
+                            const std::vector<std::string>& candidates, const std::string& table,
+                            const char* argument) {
+  auto found = core::detect_column(columns, candidates);
+  if (found) return *found;
+  std::string list;
+  for (const auto& c : candidates) list += (list.empty() ? "" : ", ") + quoted(c);
+  throw Error(sqlstate::kUndefinedColumn,
+              std::string("could not detect the ") + argument + " of table " + table,
+              "None of these columns exists: " + list + ".",
+              std::string("Pass it explicitly: recovery.watch('") + table + "', " + argument +
+                  " => '...').");
+}
+
+}  // namespace
+
+bool watch(const WatchArgs& args) {
+  const char kind = pg::relation_kind(args.relid);
+  const std::string name = pg::relation_name(args.relid).value_or(std::to_string(args.relid));
+  if (kind == '\0') {
+    throw Error(sqlstate::kWrongObjectType, "relation " + name + " does not exist");
+  }
+  require_table_kind(kind, name);
+  const Oid nsp = pg::relation_namespace(args.relid);
+  if (pg::is_temp_namespace(nsp)) {
+    throw Error(sqlstate::kWrongObjectType,
+                "cannot watch temporary table " + quoted(pg::relation_base_name(args.relid)), {},
+                "The background worker cannot see temporary tables; use an ordinary table.");
+  }
+  if (pg::is_system_namespace(nsp)) {
+    throw Error(sqlstate::kWrongObjectType, "cannot watch system table " + name);
+  }
+  require_owner(args.relid, name);
+  if (!args.status_column) {
+    throw Error(sqlstate::kNullValueNotAllowed, "status_column must not be NULL", {},
+                "Pass the name of the column holding the run's status.");
+  }
+  if (!args.active_statuses) {
+    throw Error(sqlstate::kNullValueNotAllowed, "active_statuses must not be NULL");
+  }
+  core::validate_statuses(*args.active_statuses, args.failed_status);
+
+  Registration reg;
+  reg.relid = args.relid;
+  reg.status_column = *args.status_column;
+  reg.active_statuses = required(*args.active_statuses);
+  reg.failed_status = *args.failed_status;
+  const std::vector<std::string> columns = pg::column_names(args.relid);
+  reg.started_column = args.started_column
+                           ? *args.started_column
+                           : detect_or_throw(columns, core::kStartedCandidates, name,
+                                             "started_column");
+  reg.activity_column = args.activity_column
+                            ? args.activity_column
+                            : core::detect_column(columns, core::kActivityCandidates);
+  reg.finished_column = args.finished_column
+                            ? args.finished_column
+                            : core::detect_column(columns, core::kFinishedCandidates);
+  if (args.id_column) {
+    reg.id_column = *args.id_column;
+  } else {
+    auto pk = primary_key_column(args.relid);
+    if (!pk) {
+      throw Error(sqlstate::kInvalidColumnReference,
+                  "table " + name + " has no single-column primary key", {},
+                  "Pass id_column => the name of a unique column.");
+    }
+    reg.id_column = *pk;
+  }
+
+  const Watched w = resolve(reg);  // every column and type check
+  if (args.id_column &&
+      !is_unique_column(args.relid, pg::column_number(args.relid, reg.id_column))) {
+    throw Error(sqlstate::kInvalidColumnReference,
+                "id column " + quoted(reg.id_column) + " of table " + name + " is not unique",
+                {}, "Use the primary key or a column with a unique index.");
+  }
+
+  auto optional_name = [](const std::optional<std::string>& v) {
+    return v ? pg::param(TEXTOID, pg::text_datum(*v)) : pg::null_param(TEXTOID);
+  };
+  const std::vector<pg::Param> params = {
+      pg::param(REGCLASSOID, ObjectIdGetDatum(reg.relid)),
+      pg::param(TEXTOID, pg::text_datum(w.name)),
+      pg::param(TEXTOID, pg::text_datum(reg.status_column)),
+      pg::param(TEXTOID, pg::text_datum(reg.started_column)),
+      optional_name(reg.activity_column),
+      optional_name(reg.finished_column),
+      pg::param(TEXTOID, pg::text_datum(reg.id_column)),
+      pg::param(TEXTARRAYOID, pg::text_array_datum(reg.active_statuses)),
+      pg::param(TEXTOID, pg::text_datum(reg.failed_status)),
+      pg::param(TEXTOID, pg::text_datum(pg::current_role_name())),
+  };
+  bool inserted = false;
+  pg::as_role(pg::relation_owner(pg::recovery_table("watched_tables")), [&] {
+    pg::execute(
+        "INSERT INTO recovery.watched_tables AS w (run_table, table_name, status_column, "
+        "started_column, activity_column, finished_column, id_column, active_statuses, "
+        "failed_status, watched_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "
+        "ON CONFLICT (run_table) DO UPDATE SET table_name = EXCLUDED.table_name, "
+        "status_column = EXCLUDED.status_column, started_column = EXCLUDED.started_column, "
+        "activity_column = EXCLUDED.activity_column, finished_column = "
+        "EXCLUDED.finished_column, id_column = EXCLUDED.id_column, active_statuses = "
+        "EXCLUDED.active_statuses, failed_status = EXCLUDED.failed_status, watched_by = "
+        "EXCLUDED.watched_by, watched_at = pg_catalog.now() "
+        "RETURNING (w.xmax = 0)",
+        params, false);
+    bool is_null = false;
+    inserted = DatumGetBool(pg::value(0, 1, &is_null));
+  });
+  return inserted;
+}
+
+bool unwatch(Oid relid) {
+  // A dropped table can only be named by its OID; anyone may clean that up.
+  if (pg::relation_kind(relid) != '\0') {
+    require_owner(relid, pg::relation_name(relid).value_or(std::to_string(relid)));
+  }
+  uint64 rows = 0;
+  pg::as_role(pg::relation_owner(pg::recovery_table("watched_tables")), [&] {
+    rows = pg::execute("DELETE FROM recovery.watched_tables WHERE run_table = $1",
+                       {pg::param(REGCLASSOID, ObjectIdGetDatum(relid))}, false);
+  });
+  return rows > 0;
+}
+
+}  // namespace recovery::registry

@@ -1,0 +1,44 @@
+// The table registry: which run tables recovery watches, validated against
+// the catalogs when registered and resolved again before every use.
+#pragma once
+
+#include "bridge/postgres.hpp"
+#include "core/run_table.hpp"
+
+namespace recovery::registry {
+
+// A watched table, resolved against the catalogs as they are now.
+struct Watched {
+  Oid relid = InvalidOid;
+  std::string name;  // schema-qualified, quoted where needed
+  core::RunTable table;
+  Oid status_type = InvalidOid;         // text/varchar (as text) or the enum
+  Oid last_activity_type = InvalidOid;  // TIMESTAMPOID or TIMESTAMPTZOID
+  Oid finished_type = InvalidOid;       // likewise; InvalidOid without a finished column
+  std::vector<AttrNumber> updated_columns;
+};
+
+// Every watched table (or only `only`, which must be watched). A table that
+// was dropped or no longer fits its registration is reported with a WARNING
+// naming it and left out, so the others are still handled. Needs SPI.
+std::vector<Watched> load(std::optional<Oid> only);
+
+struct WatchArgs {
+  Oid relid = InvalidOid;
+  std::optional<std::string> status_column;
+  std::optional<std::string> started_column;
+  std::optional<std::string> activity_column;
+  std::optional<std::string> finished_column;
+  std::optional<std::string> id_column;
+  std::optional<std::vector<std::optional<std::string>>> active_statuses;
+  std::optional<std::string> failed_status;
+};
+
+// Validates and stores a registration; true when the table was not watched
+// before. Throws recovery::Error (with SQLSTATE) on any problem. Needs SPI.
+bool watch(const WatchArgs& args);
+
+// Forgets a registration; false when there was none. Needs SPI.
+bool unwatch(Oid relid);
+
+}  // namespace recovery::registry
