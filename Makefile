@@ -17,7 +17,7 @@ REGRESS_OPTS = --inputdir=. --load-extension=plpgsql
 PG_CONFIG ?= pg_config
 PG_CPPFLAGS = -I$(srcdir)/src
 PG_CXXFLAGS = -std=c++17 -Wall -Wextra -Wno-register -Wno-unused-parameter \
-              -Wno-missing-field-initializers -fno-omit-frame-pointer
+              -Wno-missing-field-initializers -fno-omit-frame-pointer -MMD -MP
 SHLIB_LINK += -lstdc++
 
 # Debian's PostgreSQL is built with LLVM, and PGXS's bitcode rule drops
@@ -32,6 +32,10 @@ endif
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# Header dependencies (PGXS tracks none without --enable-depend).
+-include $(OBJS:.o=.d)
+EXTRA_CLEAN += $(OBJS:.o=.d)
 
 .PHONY: demo test deps
 deps:

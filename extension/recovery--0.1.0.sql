@@ -142,3 +142,101 @@ AS $$
                                      recover_stuck_runs_report.run_table) AS r
 $$;
 COMMENT ON FUNCTION recovery.recover_stuck_runs_report IS 'recover_stuck_runs as the seed API body {success, message, recovered, runs[]}';
+
+-- The background worker (with shared_preload_libraries = 'recovery').
+CREATE FUNCTION recovery.worker_status()
+RETURNS TABLE (
+    database        text,
+    pid             integer,
+    state           text,
+    last_run_at     timestamptz,
+    last_recovered  bigint,
+    total_recovered bigint,
+    last_error      text)
+LANGUAGE c VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'recovery_worker_status';
+COMMENT ON FUNCTION recovery.worker_status IS 'One row per background worker: state, last cycle, counters, last error';
+
+CREATE FUNCTION recovery.run_worker_now(database name DEFAULT current_database())
+RETURNS boolean
+LANGUAGE c VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'recovery_run_worker_now';
+COMMENT ON FUNCTION recovery.run_worker_now IS 'Wake the worker of a database for an immediate cycle; false when none runs there';
+
+CREATE FUNCTION recovery.prune_history(older_than interval)
+RETURNS bigint
+LANGUAGE c VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'recovery_prune_history';
+COMMENT ON FUNCTION recovery.prune_history IS 'Delete history rows recovered more than older_than ago; returns how many';
+
+-- Administrative functions: not for every role (see README, Privileges).
+REVOKE EXECUTE ON FUNCTION recovery.run_worker_now(name), recovery.prune_history(interval) FROM PUBLIC;
+
+-- pg_cron: one job per database, named recovery:<database>. pg_cron may be
+-- installed after recovery, so it is only ever reached through EXECUTE.
+CREATE FUNCTION recovery.schedule(
+    cron_schedule text     DEFAULT '*/5 * * * *',
+    timeout       interval DEFAULT '30 minutes',
+    database      name     DEFAULT current_database())
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    job_name text := 'recovery:' || schedule.database;
+    command  text;
+    job_id   bigint;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_cron') THEN
+        RAISE EXCEPTION 'pg_cron is not installed in database "%"', current_database()
+            USING ERRCODE = '55000',
+                  HINT = 'Add pg_cron to shared_preload_libraries, CREATE EXTENSION pg_cron in the '
+                         'database named by cron.database_name, and call recovery.schedule() there. '
+                         'Or use the recovery background worker instead.';
+    END IF;
+    IF schedule.timeout IS NULL OR schedule.timeout <= interval '0' THEN
+        RAISE EXCEPTION 'timeout must be a positive interval' USING ERRCODE = '22023';
+    END IF;
+    IF schedule.database IS NULL OR schedule.cron_schedule IS NULL THEN
+        RAISE EXCEPTION 'cron_schedule and database must not be NULL' USING ERRCODE = '22004';
+    END IF;
+    -- pg_cron stores the job as SQL text: the timeout goes in as a quoted literal.
+    command := format('SELECT * FROM recovery.recover_stuck_runs(%L::interval)', schedule.timeout);
+    IF schedule.database = current_database() THEN
+        EXECUTE 'SELECT cron.schedule($1, $2, $3)'
+            INTO job_id USING job_name, schedule.cron_schedule, command;
+    ELSE
+        EXECUTE 'SELECT cron.schedule_in_database($1, $2, $3, $4)'
+            INTO job_id USING job_name, schedule.cron_schedule, command, schedule.database::text;
+    END IF;
+    RETURN job_id;
+END
+$$;
+COMMENT ON FUNCTION recovery.schedule IS 'Create or update the pg_cron job recovery:<database> that recovers stuck runs';
+
+CREATE FUNCTION recovery.unschedule(database name DEFAULT current_database())
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    found boolean;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_cron') THEN
+        RAISE EXCEPTION 'pg_cron is not installed in database "%"', current_database()
+            USING ERRCODE = '55000',
+                  HINT = 'Call recovery.unschedule() in the database where pg_cron is installed.';
+    END IF;
+    EXECUTE 'SELECT EXISTS (SELECT 1 FROM cron.job WHERE jobname = $1 AND username = current_user)'
+        INTO found USING 'recovery:' || unschedule.database;
+    IF NOT found THEN
+        RETURN false;
+    END IF;
+    EXECUTE 'SELECT cron.unschedule($1)' INTO found USING 'recovery:' || unschedule.database;
+    RETURN found;
+END
+$$;
+COMMENT ON FUNCTION recovery.unschedule IS 'Remove the pg_cron job recovery:<database>; false when there was none';

@@ -72,18 +72,28 @@ Datum run_entry(FunctionCallInfo fcinfo, FunctionBody body) {
   pg_unreachable();
 }
 
-void report_exception(const std::exception_ptr& error, int level, std::string* message) {
+void report_exception(const std::exception_ptr& error, int level, std::string* message,
+                      const char* context) {
   Failure failure;
   ErrorData* pg_error = classify(error, &failure);
-  if (message != nullptr) *message = pg_error != nullptr ? pg_error->message : failure.message;
+  if (message != nullptr) {
+    const char* text = pg_error != nullptr ? pg_error->message : failure.message;
+    *message = text != nullptr ? text : "";
+  }
   guard([&] {
     if (pg_error != nullptr) {
+      if (context != nullptr) {
+        pg_error->context = pg_error->context != nullptr
+                                ? psprintf("%s\n%s", pg_error->context, context)
+                                : pstrdup(context);
+      }
       pg_error->elevel = level;
       ThrowErrorData(pg_error);
     } else {
       ereport(level, (errcode(failure.sqlstate), errmsg_internal("%s", failure.message),
                       failure.detail[0] != '\0' ? errdetail_internal("%s", failure.detail) : 0,
-                      failure.hint[0] != '\0' ? errhint("%s", failure.hint) : 0));
+                      failure.hint[0] != '\0' ? errhint("%s", failure.hint) : 0,
+                      context != nullptr ? errcontext("%s", context) : 0));
     }
   });
 }

@@ -77,8 +77,10 @@ Datum run_entry(FunctionCallInfo fcinfo, FunctionBody body);
 
 // Reports a caught exception at `level` (below ERROR: it returns), keeping a
 // PostgreSQL error's SQLSTATE and fields. For the worker, which logs and
-// carries on. Fills `message` (if not null) with the error's message.
-void report_exception(const std::exception_ptr& error, int level, std::string* message);
+// carries on. Fills `message` (if not null) with the error's message; adds
+// `context` (if not null) to the report's CONTEXT lines.
+void report_exception(const std::exception_ptr& error, int level, std::string* message,
+                      const char* context = nullptr);
 
 }  // namespace recovery::pg
 

@@ -55,14 +55,16 @@ void validate_statuses(const std::vector<std::optional<std::string>>& active,
   }
 }
 
-void validate_timeout(bool is_null, int64_t span_usec) {
-  if (is_null) {
-    throw Error(sqlstate::kNullValueNotAllowed, "timeout must not be NULL", {},
-                "Pass how long a run may go without activity, for example '30 minutes'.");
-  }
+void validate_timeout(bool is_null, int64_t span_usec, const char* argument) {
+  const std::string name = argument;
+  const std::string hint = name == "timeout"
+                               ? "Pass how long a run may go without activity, for example "
+                                 "'30 minutes'."
+                               : "Pass an age, for example '90 days'.";
+  if (is_null) throw Error(sqlstate::kNullValueNotAllowed, name + " must not be NULL", {}, hint);
   if (span_usec <= 0) {
-    throw Error(sqlstate::kInvalidParameterValue, "timeout must be a positive interval", {},
-                "Pass how long a run may go without activity, for example '30 minutes'.");
+    throw Error(sqlstate::kInvalidParameterValue, name + " must be a positive interval", {},
+                hint);
   }
 }
 

@@ -61,7 +61,7 @@ void validate_statuses(const std::vector<std::optional<std::string>>& active,
 
 // Throws Error unless the timeout is a positive span. `span_usec` is the
 // interval with days as 24 h and months as 30 days, as PostgreSQL compares.
-void validate_timeout(bool is_null, int64_t span_usec);
+void validate_timeout(bool is_null, int64_t span_usec, const char* argument = "timeout");
 
 // Throws Error(22023) unless max_runs is NULL or at least 1.
 void validate_max_runs(bool is_null, int64_t max_runs);

@@ -3,6 +3,7 @@
 #include "bridge/backend.hpp"
 #include "bridge/spi.hpp"
 #include "core/error.hpp"
+#include "engine/history.hpp"
 
 extern "C" {
 #include "utils/datetime.h"
@@ -14,7 +15,6 @@ namespace {
 
 // Rows per cursor fetch: bounds memory for any number of stuck runs.
 constexpr long kChunkRows = 1000;
-constexpr const char* kNotifyChannel = "recovery";
 
 pg::Param time_param(Oid type, TimestampTz value) {
   // timestamp and timestamptz share the int64 representation (see Clock).
@@ -49,58 +49,9 @@ bool may_update(const registry::Watched& w) {
   return true;
 }
 
-// The history rows of one chunk, written as the history table's owner: no
-// other role may write history, and recovery runs with the caller's rights.
-struct HistoryChunk {
-  std::vector<Datum> run_ids, previous, next, started, last, minutes;
-  std::vector<bool> started_nulls;
-  std::vector<Datum> payloads;
-
-  void add(const RunRow& r, Datum payload) {
-    run_ids.push_back(r.run_id);
-    previous.push_back(r.status);
-    next.push_back(r.new_status);
-    started.push_back(r.started_at);
-    started_nulls.push_back(r.started_at_null);
-    last.push_back(r.last_activity_at);
-    minutes.push_back(Int32GetDatum(r.stuck_minutes));
-    payloads.push_back(payload);
-  }
-
-  void write(const registry::Watched& w, const char* reason, Oid history_owner,
-             const std::string& role, const std::string& application) const {
-    if (run_ids.empty()) return;
-    const std::vector<pg::Param> params = {
-        pg::param(TEXTOID, pg::text_datum(w.name)),
-        pg::param(TEXTARRAYOID, pg::array_of(run_ids, {}, TEXTOID)),
-        pg::param(TEXTARRAYOID, pg::array_of(previous, {}, TEXTOID)),
-        pg::param(TEXTARRAYOID, pg::array_of(next, {}, TEXTOID)),
-        pg::param(pg::array_type_of(TIMESTAMPTZOID),
-                  pg::array_of(started, started_nulls, TIMESTAMPTZOID)),
-        pg::param(pg::array_type_of(TIMESTAMPTZOID), pg::array_of(last, {}, TIMESTAMPTZOID)),
-        pg::param(INT4ARRAYOID, pg::array_of(minutes, {}, INT4OID)),
-        pg::param(TEXTOID, pg::text_datum(reason)),
-        pg::param(NAMEOID, pg::guard([&] { return DirectFunctionCall1(namein, CStringGetDatum(role.c_str())); })),
-        pg::param(TEXTOID, pg::text_datum(application)),
-    };
-    pg::as_role(history_owner, [&] {
-      pg::execute(
-          "INSERT INTO recovery.history (run_table, run_id, previous_status, new_status, "
-          "started_at, last_activity_at, stuck_minutes, reason, recovered_by, application_name) "
-          "SELECT $1, u.run_id, u.previous_status, u.new_status, u.started_at, "
-          "u.last_activity_at, u.stuck_minutes, $8, $9, $10 "
-          "FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3), pg_catalog.unnest($4), "
-          "pg_catalog.unnest($5), pg_catalog.unnest($6), pg_catalog.unnest($7)) "
-          "AS u(run_id, previous_status, new_status, started_at, last_activity_at, stuck_minutes)",
-          params, false);
-    });
-    pg::notify(kNotifyChannel, payloads);
-  }
-};
-
 }  // namespace
 
-Clock clock_for(const Interval* timeout) {
+Clock clock_for(const Interval* timeout, const char* argument) {
   int64 span = 0;
   if (timeout != nullptr) {
     // As interval comparison does: a day is 24 h, a month 30 days. Saturating,
@@ -110,7 +61,7 @@ Clock clock_for(const Interval* timeout) {
                           static_cast<__int128>(timeout->month) * DAYS_PER_MONTH * USECS_PER_DAY;
     span = usec > 0 ? 1 : (usec < 0 ? -1 : 0);
   }
-  core::validate_timeout(timeout == nullptr, span);
+  core::validate_timeout(timeout == nullptr, span, argument);
   Clock clock;
   clock.now = GetCurrentTransactionStartTimestamp();
   // timestamp_mi_interval works on the plain (UTC) calendar, so "1 day" is
@@ -161,16 +112,14 @@ uint64 recover_table(const registry::Watched& w, const Clock& clock, std::option
   params.push_back(limit ? pg::param(INT8OID, Int64GetDatum(*limit)) : pg::null_param(INT8OID));
   params.push_back(pg::param(TEXTOID, pg::text_datum(w.name)));
 
-  const Oid history_owner = pg::relation_owner(pg::recovery_table("history"));
-  const std::string role = pg::current_role_name();
-  const std::string application = pg::current_application_name();
+  const history::Writer writer;
 
   pg::Cursor cursor(core::recover_query(w.table, pg::quote_ident), params, false);
   uint64 total = 0;
   for (;;) {
     const uint64 rows = cursor.fetch(kChunkRows);
     if (rows == 0) break;
-    HistoryChunk history;
+    history::Chunk history;
     for (uint64 row = 0; row < rows; ++row) {
       RunRow r = read_row(w, clock, row);
       bool is_null = false;
@@ -178,7 +127,7 @@ uint64 recover_table(const registry::Watched& w, const Clock& clock, std::option
       history.add(r, pg::value(row, 7, &is_null));
       sink(r);
     }
-    history.write(w, "timeout", history_owner, role, application);
+    writer.write(w, "timeout", history);
     total += rows;
   }
   cursor.close();

@@ -20,7 +20,7 @@ struct Clock {
 
 // now() minus `timeout`, computed on the UTC calendar (never the session's
 // TimeZone). Throws recovery::Error for a NULL, zero or negative timeout.
-Clock clock_for(const Interval* timeout);
+Clock clock_for(const Interval* timeout, const char* argument = "timeout");
 
 // One stuck or just-recovered run. Datums point into the current SPI chunk:
 // valid only during the callback.

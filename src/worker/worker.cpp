@@ -1,0 +1,276 @@
+#include "worker/worker.hpp"
+
+#include "bridge/backend.hpp"
+#include "bridge/guard.hpp"
+#include "bridge/spi.hpp"
+#include "core/worker_logic.hpp"
+#include "engine/engine.hpp"
+#include "engine/history.hpp"
+#include "registry/registry.hpp"
+#include "worker/settings.hpp"
+#include "worker/shared_state.hpp"
+
+extern "C" {
+#include "access/xlog.h"
+#include "commands/extension.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/proc.h"
+#include "tcop/tcopprot.h"
+#include "utils/backend_status.h"
+#include "utils/guc.h"
+#include "utils/wait_event.h"
+
+PGDLLEXPORT void recovery_worker_main(Datum index);
+}
+
+namespace recovery::worker {
+
+namespace {
+
+using core::WorkerState;
+
+// Seconds before the postmaster restarts a worker that exited (role change,
+// a database that does not exist yet, a crash).
+constexpr int kRestartSeconds = 10;
+constexpr int64 kPruneBatch = 1000;
+
+int g_slot = -1;
+std::string* g_database = nullptr;
+std::string* g_role = nullptr;
+
+void set_state(WorkerState state) {
+  shared::update(g_slot, [&](shared::WorkerSlot& s) { s.state = state; });
+}
+
+void clear_slot(int, Datum) {
+  shared::update(g_slot, [](shared::WorkerSlot& s) {
+    s.pid = 0;
+    s.latch = nullptr;
+    s.state = WorkerState::kStarting;
+  });
+}
+
+// Runs `body` in a transaction of its own. A failure is logged (with its
+// SQLSTATE, naming `what`), recorded in the slot, and rolled back; the cycle
+// goes on. Returns whether the transaction committed.
+template <typename Fn>
+bool in_transaction(const std::string& what, Fn&& body) {
+  std::exception_ptr failure;
+  try {
+    pg::guard([] {
+      SetCurrentStatementStartTimestamp();
+      StartTransactionCommand();
+      PushActiveSnapshot(GetTransactionSnapshot());
+    });
+    pg::SpiConnection spi;
+    body();
+    spi.finish();
+    pg::guard([] {
+      PopActiveSnapshot();
+      CommitTransactionCommand();
+    });
+    return true;
+  } catch (...) {
+    failure = std::current_exception();
+  }
+  std::string message;
+  pg::report_exception(failure, LOG, &message, ("recovery worker: " + what).c_str());
+  failure = nullptr;
+  // As PostgreSQL's own error recovery does: abort with interrupts held.
+  pg::guard([] {
+    HOLD_INTERRUPTS();
+    AbortCurrentTransaction();
+    RESUME_INTERRUPTS();
+  });
+  const std::string error = what + ": " + message;
+  shared::update(g_slot, [&](shared::WorkerSlot& s) {
+    strlcpy(s.last_error, error.c_str(), sizeof(s.last_error));
+  });
+  return false;
+}
+
+bool extension_ready() {
+  bool ready = false;
+  in_transaction("checking for the extension", [&] {
+    ready = pg::guard([] { return OidIsValid(get_extension_oid("recovery", true)); });
+  });
+  return ready;
+}
+
+struct TableRef {
+  Oid relid;
+  std::string name;
+};
+
+std::vector<TableRef> watched_tables() {
+  std::vector<TableRef> refs;
+  in_transaction("reading recovery.watched_tables", [&] {
+    for (const auto& w : registry::load(std::nullopt)) refs.push_back({w.relid, w.name});
+  });
+  return refs;
+}
+
+// Recovers one table in batches, one transaction each, until a batch comes
+// back short. Returns how many runs it recovered.
+uint64 recover_table(const TableRef& ref) {
+  uint64 total = 0;
+  for (;;) {
+    uint64 done = 0;
+    const int64 batch = settings::batch_size;
+    Interval timeout{};
+    timeout.time = static_cast<int64>(settings::timeout_minutes) * USECS_PER_MINUTE;
+    const bool ok = in_transaction("recovering " + ref.name, [&] {
+      // Registry rows are re-read: the table may have changed since.
+      const auto tables = registry::load(ref.relid);
+      if (tables.empty()) return;
+      done = engine::recover_table(tables.front(), engine::clock_for(&timeout), batch,
+                                   [](const engine::RunRow&) {});
+    });
+    total += done;
+    if (!ok || done < static_cast<uint64>(batch)) break;
+    pg::guard([] { CHECK_FOR_INTERRUPTS(); });
+  }
+  return total;
+}
+
+void prune_history() {
+  if (settings::history_retention_minutes <= 0) return;
+  in_transaction("pruning recovery.history", [] {
+    const TimestampTz cutoff =
+        GetCurrentTransactionStartTimestamp() -
+        static_cast<int64>(settings::history_retention_minutes) * USECS_PER_MINUTE;
+    history::prune(cutoff, kPruneBatch, true);
+  });
+}
+
+void run_cycle() {
+  if (!settings::enabled) {
+    set_state(WorkerState::kDisabled);
+    return;
+  }
+  if (pg::guard([] { return RecoveryInProgress(); })) {
+    set_state(WorkerState::kStandby);  // read-only: nothing to do until promoted
+    return;
+  }
+  if (!extension_ready()) {
+    set_state(WorkerState::kWaitingForExtension);
+    return;
+  }
+  set_state(WorkerState::kRunning);
+  shared::update(g_slot, [](shared::WorkerSlot& s) { s.last_error[0] = '\0'; });
+  pg::guard([] { pgstat_report_activity(STATE_RUNNING, "recovering stuck runs"); });
+
+  std::vector<std::pair<std::string, uint64_t>> per_table;
+  uint64 total = 0;
+  for (const auto& ref : watched_tables()) {
+    const uint64 done = recover_table(ref);
+    per_table.emplace_back(ref.name, done);
+    total += done;
+  }
+  prune_history();
+
+  const std::string summary = core::cycle_summary(*g_database, per_table);
+  if (!summary.empty()) pg::report(LOG, "recovery worker: " + summary);
+  const TimestampTz now = pg::guard([] { return GetCurrentTimestamp(); });
+  shared::update(g_slot, [&](shared::WorkerSlot& s) {
+    s.last_run_at = now;
+    s.last_recovered = static_cast<int64>(total);
+    s.total_recovered += static_cast<int64>(total);
+    s.state = WorkerState::kIdle;
+  });
+  pg::guard([] { pgstat_report_activity(STATE_IDLE, nullptr); });
+}
+
+void reload_settings() {
+  ConfigReloadPending = false;
+  pg::guard([] { ProcessConfigFile(PGC_SIGHUP); });
+  if (*g_role != (settings::worker_role != nullptr ? settings::worker_role : "")) {
+    // A connection's role is fixed: exit, and the postmaster restarts us as the new one.
+    pg::report(LOG, "recovery worker: recovery.worker_role changed, restarting");
+    proc_exit(1);
+  }
+}
+
+void main_loop() {
+  for (;;) {
+    pg::guard([] { CHECK_FOR_INTERRUPTS(); });
+    if (ConfigReloadPending) reload_settings();
+    run_cycle();
+    const long naptime_ms = static_cast<long>(settings::naptime_seconds) * 1000L;
+    pg::guard([&] {
+      (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, naptime_ms,
+                      PG_WAIT_EXTENSION);
+      ResetLatch(MyLatch);
+    });
+  }
+}
+
+}  // namespace
+
+void register_workers() {
+  const std::vector<std::string> databases =
+      core::parse_database_list(settings::databases != nullptr ? settings::databases : "");
+  shared::request(databases);
+  for (size_t i = 0; i < databases.size(); ++i) {
+    BackgroundWorker worker{};
+    worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+    // Started on a hot standby too, so worker_status() shows it waiting there;
+    // it writes nothing until promotion.
+    worker.bgw_start_time = BgWorkerStart_ConsistentState;
+    worker.bgw_restart_time = kRestartSeconds;
+    strlcpy(worker.bgw_library_name, "recovery", sizeof(worker.bgw_library_name));
+    strlcpy(worker.bgw_function_name, "recovery_worker_main", sizeof(worker.bgw_function_name));
+    snprintf(worker.bgw_name, sizeof(worker.bgw_name), "recovery worker for database %s",
+             databases[i].c_str());
+    strlcpy(worker.bgw_type, "recovery worker", sizeof(worker.bgw_type));
+    strlcpy(worker.bgw_extra, databases[i].c_str(), sizeof(worker.bgw_extra));
+    worker.bgw_main_arg = Int32GetDatum(static_cast<int32>(i));
+    RegisterBackgroundWorker(&worker);
+  }
+}
+
+}  // namespace recovery::worker
+
+using namespace recovery;
+
+void recovery_worker_main(Datum index) {
+  // Nothing here may throw into PostgreSQL: the whole body is guarded, and
+  // an unexpected exception ends the worker (the postmaster restarts it).
+  std::exception_ptr failure;
+  try {
+    worker::g_slot = DatumGetInt32(index);
+    worker::g_database = new std::string(MyBgworkerEntry->bgw_extra);
+    worker::g_role = new std::string(settings::worker_role != nullptr ? settings::worker_role : "");
+    pqsignal(SIGHUP, SignalHandlerForConfigReload);
+    pqsignal(SIGTERM, die);
+    BackgroundWorkerUnblockSignals();
+
+    Latch* latch = MyLatch;
+    const pid_t pid = MyProcPid;
+    shared::update(worker::g_slot, [&](shared::WorkerSlot& s) {
+      s.pid = pid;
+      s.latch = latch;
+      s.state = core::WorkerState::kStarting;
+    });
+    pg::guard([] { before_shmem_exit(worker::clear_slot, 0); });
+
+    const std::string& role = *worker::g_role;
+    pg::guard([&] {
+      BackgroundWorkerInitializeConnection(worker::g_database->c_str(),
+                                           role.empty() ? nullptr : role.c_str(), 0);
+      // Its SQL names everything it uses; this keeps it that way.
+      SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
+      SetConfigOption("application_name", "recovery worker", PGC_USERSET, PGC_S_SESSION);
+    });
+    worker::main_loop();
+  } catch (...) {
+    failure = std::current_exception();
+  }
+  pg::report_exception(failure, LOG, nullptr);
+  failure = nullptr;
+  proc_exit(1);
+}
