@@ -6,6 +6,7 @@ extern "C" {
 #include "catalog/catalog.h"
 #include "catalog/pg_class.h"
 #include "commands/async.h"
+#include "postmaster/bgworker.h"
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/guc.h"
@@ -120,7 +121,10 @@ std::string current_role_name() {
 
 std::string current_application_name() {
   const char* name = guard([] { return GetConfigOption("application_name", true, false); });
-  return name != nullptr ? name : "";
+  if (name != nullptr && name[0] != '\0') return name;
+  // Background workers (pg_cron's, for one) often set none: name their kind.
+  if (MyBgworkerEntry != nullptr) return MyBgworkerEntry->bgw_type;
+  return "";
 }
 
 Datum text_datum(const std::string& value) {

@@ -34,6 +34,7 @@ bool has_column_privilege(Oid relid, AttrNumber attnum, AclMode mode);
 bool owns_relation(Oid relid);
 
 std::string current_role_name();
+// application_name, or for a background worker without one its type.
 std::string current_application_name();
 
 Datum text_datum(const std::string& value);

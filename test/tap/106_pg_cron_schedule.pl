@@ -1,0 +1,63 @@
+# recovery.schedule()/unschedule() manage one pg_cron job per database, and
+# the job really recovers stuck runs.
+use strict;
+use warnings;
+use FindBin;
+use lib $FindBin::RealBin;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use RecoveryTest;
+
+my $node = new_node('cron', preload => 'pg_cron,recovery', conf => q{
+recovery.enabled = off
+cron.database_name = 'postgres'
+cron.use_background_workers = on
+max_worker_processes = 20
+});
+$node->safe_psql('postgres', 'CREATE EXTENSION pg_cron');
+seed_runs($node, 'postgres');
+$node->safe_psql('postgres', 'CREATE DATABASE other');
+seed_runs($node, 'other');
+
+my $job = $node->safe_psql('postgres', q{SELECT recovery.schedule('* * * * *', '30 minutes')});
+like($job, qr/^\d+$/, 'schedule returns the job id');
+is($node->safe_psql('postgres', q{SELECT jobname || ' ' || schedule || ' ' || database FROM cron.job}),
+	'recovery:postgres * * * * * postgres', 'one job named recovery:<database>');
+like($node->safe_psql('postgres', q{SELECT command FROM cron.job}),
+	qr/recovery\.recover_stuck_runs\('00:30:00'::interval\)/, 'running recover_stuck_runs with the timeout');
+is($node->safe_psql('postgres', q{SELECT recovery.schedule('*/2 * * * *', '1 hour')}), $job,
+	'calling again updates the same job');
+is($node->safe_psql('postgres', q{SELECT count(*) || ' ' || min(schedule) FROM cron.job}), '1 */2 * * * *',
+	'still one job, with the new schedule');
+my $other = $node->safe_psql('postgres', q{SELECT recovery.schedule('* * * * *', '30 minutes', 'other')});
+is($node->safe_psql('postgres', qq{SELECT jobname || ' ' || database FROM cron.job WHERE jobid = $other}),
+	'recovery:other other', 'another database gets its own job via schedule_in_database');
+
+# The job recovers a stuck run (pg_cron fires on minute boundaries).
+$node->safe_psql('postgres', q{SELECT recovery.schedule('* * * * *', '30 minutes')});
+$node->safe_psql('postgres', q{INSERT INTO qualification_runs (id, "icpId", status, "createdAt")
+  VALUES ('cron-run', 'icp1', 'PROCESSING', (now() AT TIME ZONE 'UTC') - interval '2 hours')});
+$node->safe_psql('other', q{INSERT INTO qualification_runs (id, "icpId", status, "createdAt")
+  VALUES ('other-run', 'icp1', 'PROCESSING', (now() AT TIME ZONE 'UTC') - interval '2 hours')});
+my $deadline = time + 75;
+my $done = 'f';
+while (time < $deadline && $done ne 't') {
+	sleep 2;
+	$done = $node->safe_psql('postgres', q{SELECT status = 'FAILED' FROM qualification_runs WHERE id = 'cron-run'});
+}
+is($done, 't', 'the pg_cron job recovered the stuck run within 75 s');
+wait_for($node, 'postgres', qq{SELECT count(*) > 0 FROM cron.job_run_details WHERE jobid = $job AND status = 'succeeded'},
+	'cron.job_run_details shows it succeeded');
+wait_for($node, 'other', q{SELECT status = 'FAILED' FROM qualification_runs WHERE id = 'other-run'},
+	'the job for the other database recovered there');
+is($node->safe_psql('postgres', q{SELECT application_name FROM recovery.history WHERE run_id = 'cron-run'}),
+	'pg_cron', 'history names pg_cron as the client');
+
+is($node->safe_psql('postgres', q{SELECT recovery.unschedule()}), 't', 'unschedule removes the job');
+is($node->safe_psql('postgres', q{SELECT recovery.unschedule()}), 'f', 'and says false when there is none');
+is($node->safe_psql('postgres', q{SELECT recovery.unschedule('other')}), 't', 'for another database too');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM cron.job}), '0', 'no jobs left');
+
+$node->stop;
+done_testing();
