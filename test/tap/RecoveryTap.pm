@@ -23,6 +23,10 @@ alarm $limit;
 
 # A started node whose postgresql.conf preloads recovery (or $opts{preload}),
 # plus any extra configuration lines. init options go through $opts{init}.
+# The tests call recovery themselves, in database "app": recovery's own
+# background worker (recovery.enabled, recovery.databases, default database
+# postgres) is switched off so that it cannot race them. Builds without the
+# worker take the line as an unused placeholder.
 sub app_node
 {
 	my ($name, %opts) = @_;
@@ -30,7 +34,9 @@ sub app_node
 	$node->init(%{ $opts{init} // {} });
 	my $preload = $opts{preload} // 'recovery';
 	$node->append_conf('postgresql.conf',
-		"shared_preload_libraries = '$preload'\n" . ($opts{conf} // ''));
+		"shared_preload_libraries = '$preload'\n"
+		  . "recovery.enabled = off\n"
+		  . ($opts{conf} // ''));
 	$node->start;
 	return $node;
 }
