@@ -20,7 +20,7 @@ PERL_LIB="$PGXS_ROOT/src/test/perl"
 PG_REGRESS_BIN="$PGXS_ROOT/src/test/regress/pg_regress"
 SHAREDIR=$(pg_config --sharedir)
 RUN_AS=postgres                       # system user for runs started as root
-PER_TEST_TIMEOUT=${RECOVERY_TAP_TIMEOUT:-180}   # seconds, hard limit per test file
+PER_TEST_TIMEOUT=${RECOVERY_TAP_TIMEOUT:-180}   # seconds per test file
 LOG_KEEP="$ROOT/build/tap-logs"
 
 fail() { echo "tap-suite: $*" >&2; exit 2; }
@@ -55,10 +55,13 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# The copy: $WORK/t/ holds the test files and their helper modules (tests may
+# `use lib $FindBin::RealBin`), $WORK/demo/ the seed schema; RECOVERY_ROOT
+# points there, as the source tree's root would.
 mkdir -p "$WORK/t"
 cp "$ROOT"/test/tap/*.pm "$WORK/t/" 2>/dev/null || true
 for f in "${tests[@]}"; do cp "$f" "$WORK/t/"; done
-cp "$ROOT/demo/seed-schema.sql" "$WORK/seed-schema.sql"
+cp -r "$ROOT/demo" "$WORK/demo"
 
 # PostgreSQL::Test::Utils reads TESTDIR (tmp_check/ goes there), Cluster.pm
 # runs $PG_REGRESS --config-auth from init(). PG_TEST_TIMEOUT_DEFAULT bounds
@@ -71,15 +74,16 @@ env_vars=(
   "TMPDIR=$WORK"
   "HOME=$WORK"
   "PG_TEST_TIMEOUT_DEFAULT=${PG_TEST_TIMEOUT_DEFAULT:-60}"
-  "RECOVERY_SEED_SCHEMA=$WORK/seed-schema.sql"
+  "RECOVERY_ROOT=$WORK"
   "RECOVERY_TAP_TIMEOUT=$PER_TEST_TIMEOUT"
   "LANG=C.UTF-8"
 )
 [ -n "${PG_TEST_NOCLEAN:-}" ] && env_vars+=("PG_TEST_NOCLEAN=1")
 
-# `timeout` is the last resort: each test also arms its own watchdog (in
-# RecoveryTap.pm) a little earlier, which stops its servers before dying.
-prove_cmd=(prove -v --timer --exec "timeout -k 10 $((PER_TEST_TIMEOUT + 30)) perl")
+# Each test runs under `timeout`: SIGTERM after RECOVERY_TAP_TIMEOUT seconds,
+# on which TapWatchdog.pm makes the test die so that Cluster.pm stops its
+# servers; SIGKILL 15 s later if even that hangs.
+prove_cmd=(prove -v --exec "timeout -k 15 $PER_TEST_TIMEOUT perl -MTapWatchdog")
 for f in "${tests[@]}"; do prove_cmd+=("t/${f##*/}"); done
 
 # prove -v shows every test's stdout: "ok N"/"not ok N" lines, which

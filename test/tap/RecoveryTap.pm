@@ -7,6 +7,7 @@ use strict;
 use warnings FATAL => 'all';
 
 use Exporter 'import';
+use File::Basename qw(dirname);
 use JSON::PP ();
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
@@ -14,12 +15,6 @@ use Test::More;
 
 our @EXPORT = qw(app_node setup_app add_runs parse_notifications
   agreement_mismatches sqlstate_of);
-
-# Watchdog: a test that hangs dies well before scripts/tap-suite.sh's
-# `timeout` kills it, so Cluster.pm's END block still stops its servers.
-my $limit = $ENV{RECOVERY_TAP_TIMEOUT} || 180;
-$SIG{ALRM} = sub { die "test exceeded its ${limit}s time limit\n" };
-alarm $limit;
 
 # A started node whose postgresql.conf preloads recovery (or $opts{preload}),
 # plus any extra configuration lines. init options go through $opts{init}.
@@ -46,8 +41,8 @@ sub app_node
 sub setup_app
 {
 	my ($node, $db) = @_;
-	my $seed = $ENV{RECOVERY_SEED_SCHEMA}
-	  or die "RECOVERY_SEED_SCHEMA is not set (run through scripts/tap-suite.sh)";
+	my $root = $ENV{RECOVERY_ROOT} // dirname(__FILE__) . '/../..';
+	my $seed = "$root/demo/seed-schema.sql";
 	$node->safe_psql('postgres', qq{CREATE DATABASE "$db"});
 	$node->safe_psql($db, slurp_file($seed));
 	$node->safe_psql(
