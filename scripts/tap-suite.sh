@@ -51,7 +51,11 @@ cleanup() {
       cp -r "$WORK/tmp_check/log/." "$LOG_KEEP/" 2>/dev/null || true
     echo "tap-suite: logs of this run kept in $LOG_KEEP"
   fi
-  rm -rf "$WORK"
+  if [ -n "${PG_TEST_NOCLEAN:-}" ]; then
+    echo "tap-suite: PG_TEST_NOCLEAN set, data directories kept in $WORK"
+  else
+    rm -rf "$WORK"
+  fi
 }
 trap cleanup EXIT
 
