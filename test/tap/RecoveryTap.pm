@@ -1,0 +1,124 @@
+
+# Shared set-up for recovery's PostgreSQL::Test::Cluster tests (test/tap/*.pl).
+# scripts/tap-suite.sh puts this directory on PERL5LIB.
+package RecoveryTap;
+
+use strict;
+use warnings FATAL => 'all';
+
+use Exporter 'import';
+use File::Basename qw(dirname);
+use JSON::PP ();
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+our @EXPORT = qw(app_node setup_app add_runs parse_notifications
+  agreement_mismatches sqlstate_of);
+
+# A started node whose postgresql.conf preloads recovery (or $opts{preload}),
+# plus any extra configuration lines. init options go through $opts{init}.
+# The tests call recovery themselves, in database "app": recovery's own
+# background worker (recovery.enabled, recovery.databases, default database
+# postgres) is switched off so that it cannot race them. Builds without the
+# worker take the line as an unused placeholder.
+sub app_node
+{
+	my ($name, %opts) = @_;
+	my $node = PostgreSQL::Test::Cluster->new($name);
+	$node->init(%{ $opts{init} // {} });
+	my $preload = $opts{preload} // 'recovery';
+	$node->append_conf('postgresql.conf',
+		"shared_preload_libraries = '$preload'\n"
+		  . "recovery.enabled = off\n"
+		  . ($opts{conf} // ''));
+	$node->start;
+	return $node;
+}
+
+# Creates database $db with the seed app's schema (demo/seed-schema.sql), the
+# extension, one company and ICP, and qualification_runs watched.
+sub setup_app
+{
+	my ($node, $db) = @_;
+	my $root = $ENV{RECOVERY_ROOT} // dirname(__FILE__) . '/../..';
+	my $seed = "$root/demo/seed-schema.sql";
+	$node->safe_psql('postgres', qq{CREATE DATABASE "$db"});
+	$node->safe_psql($db, slurp_file($seed));
+	$node->safe_psql(
+		$db, q{
+		CREATE EXTENSION recovery;
+		INSERT INTO "Company" VALUES ('co1', 'Acme', 'acme.test');
+		INSERT INTO "ICP" VALUES ('icp1', 'CTOs', 'co1');
+		SELECT recovery.watch('qualification_runs');
+	});
+	return;
+}
+
+# Inserts runs into qualification_runs. Each run is
+# [id, status, minutes since createdAt, minutes since updatedAt or undef].
+# Times are UTC wall-clock, as Prisma writes them.
+sub add_runs
+{
+	my ($node, $db, @runs) = @_;
+	my @values;
+	for my $r (@runs)
+	{
+		my ($id, $status, $created, $updated) = @$r;
+		my $upd =
+		  defined $updated
+		  ? "(now() AT TIME ZONE 'UTC') - make_interval(mins => $updated)"
+		  : 'NULL';
+		push @values,
+		  "('$id', 'icp1', '$status', 10, 3, "
+		  . "(now() AT TIME ZONE 'UTC') - make_interval(mins => $created), $upd)";
+	}
+	$node->safe_psql($db,
+		    'INSERT INTO qualification_runs (id, "icpId", status, "totalProspects", '
+		  . 'completed, "createdAt", "updatedAt") VALUES '
+		  . join(', ', @values));
+	return;
+}
+
+# The NOTIFY messages psql printed, in order, as
+# {channel, payload (raw text), pid, json (decoded payload or undef)}.
+sub parse_notifications
+{
+	my ($output) = @_;
+	my @found;
+	while ($output =~
+		/^Asynchronous notification "([^"]*)" with payload "(.*)" received from server process with PID (\d+)\.$/mg
+	  )
+	{
+		my %n = (channel => $1, payload => $2, pid => $3);
+		$n{json} = eval { JSON::PP->new->decode($n{payload}) };
+		push @found, \%n;
+	}
+	return @found;
+}
+
+# Rows where qualification_runs and recovery.history disagree: a FAILED run
+# without exactly one history row, or a history row whose run is not FAILED
+# (or whose run's completedAt is unset). 0 means they agree row for row.
+sub agreement_mismatches
+{
+	my ($node, $db) = @_;
+	return $node->safe_psql(
+		$db, q{
+		WITH h AS (SELECT run_id, count(*) AS n FROM recovery.history
+		           WHERE run_table = 'public.qualification_runs' GROUP BY run_id)
+		SELECT count(*) FROM qualification_runs r FULL JOIN h ON h.run_id = r.id
+		WHERE (r.status = 'FAILED') IS DISTINCT FROM (h.n IS NOT NULL)
+		   OR h.n > 1
+		   OR (r.status = 'FAILED') IS DISTINCT FROM (r."completedAt" IS NOT NULL)
+	});
+}
+
+# The SQLSTATE of psql's error output (run with VERBOSITY verbose).
+sub sqlstate_of
+{
+	my ($stderr) = @_;
+	return $stderr =~ /ERROR:\s+([0-9A-Z]{5}):/ ? $1 : undef;
+}
+
+1;
