@@ -99,18 +99,11 @@ for my $mode (sort keys %nodes)
 	# background workers set no application_name (pg_stat_activity shows them
 	# with backend_type "pg_cron" and an empty application_name), so recovery
 	# must fall back to the worker's type to name the client.
-  TODO:
-	{
-		local $TODO =
-		  $mode eq 'bgw'
-		  ? 'extension bug: history.application_name is empty for pg_cron background-worker jobs'
-		  : undef;
-		is( $node->safe_psql(
-				'app', q{SELECT string_agg(DISTINCT coalesce(application_name, '(null)'), ',')
-				         FROM recovery.history}),
-			'pg_cron',
-			"$mode: history.application_name says pg_cron");
-	}
+	is( $node->safe_psql(
+			'app', q{SELECT string_agg(DISTINCT coalesce(application_name, '(null)'), ',')
+			         FROM recovery.history}),
+		'pg_cron',
+		"$mode: history.application_name says pg_cron");
 	is($node->safe_psql('app', q{SELECT cron.unschedule('recover')}), 't', "$mode: job removed");
 }
 

@@ -8,10 +8,10 @@ use lib $FindBin::RealBin;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use RecoveryTest;
+use RecoveryTap;
 
-my $node = new_node('worker');
-seed_runs($node, 'postgres');
+my $node = worker_node('worker');
+watch_seed($node, 'postgres');
 
 my $insert = q{INSERT INTO qualification_runs (id, "icpId", status, "createdAt") VALUES };
 $node->safe_psql('postgres', $insert . q{

@@ -7,7 +7,7 @@ use lib $FindBin::RealBin;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use RecoveryTest;
+use RecoveryTap;
 
 my $node = PostgreSQL::Test::Cluster->new('databases');
 $node->init;
@@ -22,7 +22,7 @@ my $stuck = q{INSERT INTO qualification_runs (id, "icpId", status, "createdAt")
   VALUES ('%s', 'icp1', 'PROCESSING', (now() AT TIME ZONE 'UTC') - interval '2 hours')};
 
 for my $db ('app_one', 'App Two') {
-	seed_runs($node, $db);
+	watch_seed($node, $db);
 	$node->safe_psql($db, sprintf($stuck, "run-in-$db"));
 }
 for my $db ('app_one', 'App Two') {
@@ -38,7 +38,7 @@ wait_for($node, 'app_one', q{SELECT state = 'waiting_for_extension' FROM recover
 	'a database without the extension is waited for');
 ok(!$node->log_contains('ERROR.*recovery|recovery.*ERROR'), 'quietly: no errors logged');
 
-seed_runs($node, 'later');
+watch_seed($node, 'later');
 $node->safe_psql('later', sprintf($stuck, 'late-run'));
 wait_for($node, 'later', q{SELECT status = 'FAILED' FROM qualification_runs WHERE id = 'late-run'},
 	'CREATE EXTENSION is picked up without a restart');

@@ -8,10 +8,10 @@ use lib $FindBin::RealBin;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use RecoveryTest;
+use RecoveryTap;
 
-my $node = new_node('crash', conf => "restart_after_crash = on\nrecovery.batch_size = 50\n");
-seed_runs($node, 'postgres');
+my $node = worker_node('crash', conf => "restart_after_crash = on\nrecovery.batch_size = 50\n");
+watch_seed($node, 'postgres');
 # Each recovered row sleeps 20 ms in a trigger: a batch of 50 takes ~1 s,
 # so the stop lands mid-transaction.
 $node->safe_psql('postgres', q{

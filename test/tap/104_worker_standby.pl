@@ -7,10 +7,10 @@ use lib $FindBin::RealBin;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use RecoveryTest;
+use RecoveryTap;
 
-my $primary = new_node('primary', allows_streaming => 1);
-seed_runs($primary, 'postgres');
+my $primary = worker_node('primary', init => { allows_streaming => 1 });
+watch_seed($primary, 'postgres');
 # A run that is fresh now and will be stuck by the time of promotion.
 # (postgresql.conf, not ALTER SYSTEM: the standby's own later line must win.)
 $primary->append_conf('postgresql.conf', "recovery.enabled = off\n");

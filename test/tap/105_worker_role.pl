@@ -7,10 +7,10 @@ use lib $FindBin::RealBin;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use RecoveryTest;
+use RecoveryTap;
 
-my $node = new_node('role', conf => "recovery.enabled = off\n");
-seed_runs($node, 'postgres');
+my $node = worker_node('role', conf => "recovery.enabled = off\n");
+watch_seed($node, 'postgres');
 $node->safe_psql('postgres', q{
 CREATE ROLE recovery_bot LOGIN;
 GRANT USAGE ON SCHEMA public TO recovery_bot;

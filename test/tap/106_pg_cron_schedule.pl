@@ -7,18 +7,18 @@ use lib $FindBin::RealBin;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use RecoveryTest;
+use RecoveryTap;
 
-my $node = new_node('cron', preload => 'pg_cron,recovery', conf => q{
+my $node = worker_node('cron', preload => 'pg_cron,recovery', conf => q{
 recovery.enabled = off
 cron.database_name = 'postgres'
 cron.use_background_workers = on
 max_worker_processes = 20
 });
 $node->safe_psql('postgres', 'CREATE EXTENSION pg_cron');
-seed_runs($node, 'postgres');
+watch_seed($node, 'postgres');
 $node->safe_psql('postgres', 'CREATE DATABASE other');
-seed_runs($node, 'other');
+watch_seed($node, 'other');
 
 my $job = $node->safe_psql('postgres', q{SELECT recovery.schedule('* * * * *', '30 minutes')});
 like($job, qr/^\d+$/, 'schedule returns the job id');

@@ -13,8 +13,8 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-our @EXPORT = qw(app_node setup_app add_runs parse_notifications
-  agreement_mismatches sqlstate_of);
+our @EXPORT = qw(app_node worker_node setup_app watch_seed add_runs wait_for
+  parse_notifications agreement_mismatches sqlstate_of);
 
 # A started node whose postgresql.conf preloads recovery (or $opts{preload}),
 # plus any extra configuration lines. init options go through $opts{init}.
@@ -36,15 +36,30 @@ sub app_node
 	return $node;
 }
 
-# Creates database $db with the seed app's schema (demo/seed-schema.sql), the
-# extension, one company and ICP, and qualification_runs watched.
+# Like app_node, but with recovery's background worker on, cycling every second.
+sub worker_node
+{
+	my ($name, %opts) = @_;
+	$opts{conf} = "recovery.enabled = on\nrecovery.naptime = 1\n" . ($opts{conf} // '');
+	return app_node($name, %opts);
+}
+
+# Creates database $db with the seed app's schema (see watch_seed).
 sub setup_app
 {
 	my ($node, $db) = @_;
-	my $root = $ENV{RECOVERY_ROOT} // dirname(__FILE__) . '/../..';
-	my $seed = "$root/demo/seed-schema.sql";
 	$node->safe_psql('postgres', qq{CREATE DATABASE "$db"});
-	$node->safe_psql($db, slurp_file($seed));
+	watch_seed($node, $db);
+	return;
+}
+
+# In existing database $db: the seed app's schema (demo/seed-schema.sql), the
+# extension, one company and ICP, and qualification_runs watched.
+sub watch_seed
+{
+	my ($node, $db) = @_;
+	my $root = $ENV{RECOVERY_ROOT} // dirname(__FILE__) . '/../..';
+	$node->safe_psql($db, slurp_file("$root/demo/seed-schema.sql"));
 	$node->safe_psql(
 		$db, q{
 		CREATE EXTENSION recovery;
@@ -52,6 +67,14 @@ sub setup_app
 		INSERT INTO "ICP" VALUES ('icp1', 'CTOs', 'co1');
 		SELECT recovery.watch('qualification_runs');
 	});
+	return;
+}
+
+# Polls $sql in $db until it returns 't' (bounded by PG_TEST_TIMEOUT_DEFAULT).
+sub wait_for
+{
+	my ($node, $db, $sql, $what) = @_;
+	ok($node->poll_query_until($db, $sql), $what);
 	return;
 }
 
