@@ -49,8 +49,8 @@ INSERT INTO spec VALUES
     (3, 'alive',      'PROCESSING', '3 hours',               '1 minute'),
     (4, 'young',      'PENDING',    '5 minutes',             NULL),
     (5, 'late-start', 'PROCESSING', '10 minutes',            '2 hours'),
-    (6, 'day-plus',   'PENDING',    '24 hours 30 minutes',   NULL),
-    (7, 'day-minus',  'PENDING',    '23 hours 30 minutes',   NULL),
+    (6, 'day-plus',   'PENDING',    '24 hours 30 minutes 20 seconds', NULL),
+    (7, 'day-minus',  'PENDING',    '23 hours 30 minutes 20 seconds', NULL),
     (8, 'done',       'COMPLETED',  '30 hours',              '29 hours');
 INSERT INTO tz_app.prisma_runs (id, status, "createdAt", "updatedAt")
 SELECT name, status::tz_app."RunStatus", (now() AT TIME ZONE 'UTC') - started,
