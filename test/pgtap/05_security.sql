@@ -8,7 +8,7 @@
 -- Roles are cluster-wide: every role here is named pgtap05_* and created
 -- inside this transaction, so the final ROLLBACK removes them.
 BEGIN;
-SELECT plan(74);
+SELECT plan(77);
 
 SET LOCAL client_min_messages = warning;
 CREATE ROLE pgtap05_owner;        -- owns the run tables
@@ -265,6 +265,14 @@ SELECT throws_ok($$TRUNCATE recovery.watched_tables$$, '42501', NULL, 'nor TRUNC
 RESET ROLE;
 SELECT is((SELECT active_statuses FROM recovery.watched_tables WHERE run_table = 'sec.runs'::regclass),
           '{queued,running}'::text[], 'the registration is as the owner left it');
+-- The administrative functions are not for every role.
+SET LOCAL ROLE pgtap05_owner;
+SELECT throws_ok($$SELECT recovery.prune_history('1 day')$$, '42501', NULL,
+                 'an ordinary role may not prune the history');
+SELECT throws_ok($$SELECT recovery.run_worker_now()$$, '42501', NULL,
+                 'nor wake the background worker');
+SELECT lives_ok($$SELECT * FROM recovery.worker_status()$$, 'but may read the worker status');
+RESET ROLE;
 
 ------------------------------------------------------------------------------
 -- A hostile search_path: now(), =, <, to_jsonb, unnest ... in a schema at
