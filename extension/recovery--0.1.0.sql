@@ -136,7 +136,7 @@ AS $$
         'message', format('Recovered %s stuck runs', count(*)),
         'recovered', count(*),
         'runs', coalesce(jsonb_agg(r.run || jsonb_build_object('stuckFor', r.stuck_minutes)
-                                   ORDER BY r.run_table, r.run_id), '[]'::jsonb))
+                                   ORDER BY r.stuck_minutes DESC, r.run_table, r.run_id), '[]'::jsonb))
     FROM recovery.recover_stuck_runs(recover_stuck_runs_report.timeout,
                                      recover_stuck_runs_report.max_runs,
                                      recover_stuck_runs_report.run_table) AS r

@@ -59,6 +59,8 @@ std::string relation_base_name(Oid relid) {
   return name != nullptr ? name : std::to_string(relid);
 }
 
+Oid recovery_namespace() { return guard([] { return get_namespace_oid("recovery", false); }); }
+
 Oid recovery_table(const char* name) {
   return guard([&] {
     const Oid nsp = get_namespace_oid("recovery", false);
@@ -88,6 +90,10 @@ std::vector<std::string> column_names(Oid relid) {
   return names;
 }
 
+bool column_is_generated(Oid relid, AttrNumber attnum) {
+  return guard([&] { return get_attgenerated(relid, attnum) != '\0'; });
+}
+
 bool is_enum_type(Oid type) { return guard([&] { return type_is_enum(type); }); }
 
 bool enum_has_label(Oid enum_type, const std::string& label) {
@@ -114,6 +120,10 @@ bool has_column_privilege(Oid relid, AttrNumber attnum, AclMode mode) {
 bool owns_relation(Oid relid) {
   return guard([&] { return pg_class_ownercheck(relid, GetUserId()); });
 }
+
+bool current_user_is_superuser() { return guard([] { return superuser(); }); }
+
+Oid current_user_id() { return GetUserId(); }
 
 std::string current_role_name() {
   return guard([] { return GetUserNameFromId(GetUserId(), false); });

@@ -19,11 +19,13 @@ std::string relation_base_name(Oid relid);  // unqualified, unquoted
 
 // A table of recovery's own schema (e.g. "history").
 Oid recovery_table(const char* name);
+Oid recovery_namespace();
 
 // Column lookups; InvalidAttrNumber / InvalidOid when missing.
 AttrNumber column_number(Oid relid, const std::string& column);
 Oid column_type(Oid relid, AttrNumber attnum);  // domains resolved to their base type
 std::vector<std::string> column_names(Oid relid);
+bool column_is_generated(Oid relid, AttrNumber attnum);
 bool is_enum_type(Oid type);
 bool enum_has_label(Oid enum_type, const std::string& label);
 std::string type_name(Oid type);
@@ -41,15 +43,21 @@ Datum text_datum(const std::string& value);
 Datum text_array_datum(const std::vector<std::string>& values);
 Datum array_datum(const std::vector<std::string>& values, Oid element_type);
 
+bool current_user_is_superuser();
+Oid current_user_id();
+
 // Runs fn() with `role` as the current user, as SECURITY DEFINER would, and
 // restores the caller's identity however fn() ends. For writes to recovery's
-// own tables, which no other role may write.
+// own tables, which no other role may write; with `restricted`, as a
+// security-restricted operation (what VACUUM uses to run a table owner's code
+// without the caller's rights).
 template <typename Fn>
-void as_role(Oid role, Fn&& fn) {
+void as_role(Oid role, Fn&& fn, bool restricted = false) {
   Oid saved_user = InvalidOid;
   int saved_context = 0;
   GetUserIdAndSecContext(&saved_user, &saved_context);
-  SetUserIdAndSecContext(role, saved_context | SECURITY_LOCAL_USERID_CHANGE);
+  SetUserIdAndSecContext(role, saved_context | SECURITY_LOCAL_USERID_CHANGE |
+                                   (restricted ? SECURITY_RESTRICTED_OPERATION : 0));
   try {
     fn();
   } catch (...) {

@@ -123,13 +123,17 @@ std::string recover_query(const RunTable& table, Quoter quote) {
   std::string set = quote(table.status_column) + " = $3";
   if (table.finished) set += ", " + quote(table.finished->name) + " = $4";
   // The CTE takes row locks oldest first and skips rows a live transaction
-  // holds; the UPDATE re-checks status and age so a run that completed or
-  // showed activity since the scan is never overwritten.
-  return "WITH stuck AS (SELECT " + id + " AS run_key, " + column(table.status_column, quote) +
+  // holds (NO KEY: an app inserting child rows only holds KEY SHARE, which
+  // must not hide the run); the UPDATE re-checks status and age so a run that
+  // completed or showed activity since the scan is never overwritten. The
+  // join includes tableoid: under inheritance, ids repeat across children.
+  return "WITH stuck AS (SELECT t.tableoid AS run_tableoid, " + id + " AS run_key, " +
+         column(table.status_column, quote) +
          " AS previous_status FROM " + table.qualified_name + " AS t WHERE " +
          stuck_predicate(table, quote) + " ORDER BY " + last_activity_expr(table, quote) +
-         " LIMIT $5 FOR UPDATE OF t SKIP LOCKED) UPDATE " + table.qualified_name +
-         " AS t SET " + set + " FROM stuck AS s WHERE " + id + " = s.run_key AND " +
+         " LIMIT $5 FOR NO KEY UPDATE OF t SKIP LOCKED) UPDATE " + table.qualified_name +
+         " AS t SET " + set + " FROM stuck AS s WHERE t.tableoid = s.run_tableoid AND " + id +
+         " = s.run_key AND " +
          stuck_predicate(table, quote) + " RETURNING " +
          result_columns(table, quote, "s.previous_status") + ", " +
          column(table.status_column, quote) +

@@ -59,8 +59,10 @@ std::optional<std::string> detect_column(const std::vector<std::string>& columns
 void validate_statuses(const std::vector<std::optional<std::string>>& active,
                        const std::optional<std::string>& failed);
 
-// Throws Error unless the timeout is a positive span. `span_usec` is the
-// interval with days as 24 h and months as 30 days, as PostgreSQL compares.
+// Throws Error unless the timeout is a positive span. Called twice: with the
+// interval's length as PostgreSQL compares intervals (a day is 24 h, a month
+// 30 days), and with now minus the cutoff it gives on the calendar; both
+// must be positive, so '1 month -30 days' and '-1 year 361 days' are refused.
 void validate_timeout(bool is_null, int64_t span_usec, const char* argument = "timeout");
 
 // Throws Error(22023) unless max_runs is NULL or at least 1.

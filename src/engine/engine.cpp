@@ -41,6 +41,22 @@ std::vector<pg::Param> stuck_params(const registry::Watched& w, const Clock& clo
           time_param(w.last_activity_type, clock.cutoff)};
 }
 
+// Runs the statements that execute a table's own code (its triggers, casts,
+// index expressions). A superuser who does not own the table runs them as the
+// owner, security-restricted, as VACUUM does: otherwise any role able to
+// create a watched table could run code with superuser rights through a
+// superuser's call, a pg_cron job or the worker. Anyone else runs them as
+// themselves, exactly as their own UPDATE would.
+template <typename Fn>
+void with_table_code_user(const registry::Watched& w, Fn&& fn) {
+  const Oid owner = pg::relation_owner(w.relid);
+  if (owner != pg::current_user_id() && pg::current_user_is_superuser()) {
+    pg::as_role(owner, fn, true);
+  } else {
+    fn();
+  }
+}
+
 bool may_update(const registry::Watched& w) {
   if (pg::has_table_privilege(w.relid, ACL_UPDATE)) return true;
   for (AttrNumber attnum : w.updated_columns) {
@@ -52,16 +68,12 @@ bool may_update(const registry::Watched& w) {
 }  // namespace
 
 Clock clock_for(const Interval* timeout, const char* argument) {
-  int64 span = 0;
-  if (timeout != nullptr) {
-    // As interval comparison does: a day is 24 h, a month 30 days. Saturating,
-    // so huge intervals stay positive (and then fail as out of range below).
-    const __int128 usec = static_cast<__int128>(timeout->time) +
-                          static_cast<__int128>(timeout->day) * USECS_PER_DAY +
-                          static_cast<__int128>(timeout->month) * DAYS_PER_MONTH * USECS_PER_DAY;
-    span = usec > 0 ? 1 : (usec < 0 ? -1 : 0);
-  }
-  core::validate_timeout(timeout == nullptr, span, argument);
+  if (timeout == nullptr) core::validate_timeout(true, 0, argument);
+  // Saturated to its sign: only whether it is positive matters here.
+  const __int128 span = static_cast<__int128>(timeout->time) +
+                        static_cast<__int128>(timeout->day) * USECS_PER_DAY +
+                        static_cast<__int128>(timeout->month) * DAYS_PER_MONTH * USECS_PER_DAY;
+  core::validate_timeout(false, span > 0 ? 1 : (span < 0 ? -1 : 0), argument);
   Clock clock;
   clock.now = GetCurrentTransactionStartTimestamp();
   // timestamp_mi_interval works on the plain (UTC) calendar, so "1 day" is
@@ -71,19 +83,24 @@ Clock clock_for(const Interval* timeout, const char* argument) {
     return DatumGetTimestamp(DirectFunctionCall2(timestamp_mi_interval, TimestampGetDatum(now),
                                                  PointerGetDatum(timeout)));
   });
+  // Judged by the cutoff itself: '-1 year 361 days' must not reach the future.
+  core::validate_timeout(false, clock.now - clock.cutoff, argument);
   return clock;
 }
 
 uint64 find_in_table(const registry::Watched& w, const Clock& clock, const RowSink& sink) {
-  pg::Cursor cursor(core::find_query(w.table, pg::quote_ident), stuck_params(w, clock), false);
+  const std::vector<pg::Param> params = stuck_params(w, clock);
   uint64 total = 0;
-  for (;;) {
-    const uint64 rows = cursor.fetch(kChunkRows);
-    if (rows == 0) break;
-    for (uint64 row = 0; row < rows; ++row) sink(read_row(w, clock, row));
-    total += rows;
-  }
-  cursor.close();
+  with_table_code_user(w, [&] {
+    pg::Cursor cursor(core::find_query(w.table, pg::quote_ident), params, false);
+    for (;;) {
+      const uint64 rows = cursor.fetch(kChunkRows);
+      if (rows == 0) break;
+      for (uint64 row = 0; row < rows; ++row) sink(read_row(w, clock, row));
+      total += rows;
+    }
+    cursor.close();
+  });
   return total;
 }
 
@@ -112,25 +129,27 @@ uint64 recover_table(const registry::Watched& w, const Clock& clock, std::option
   params.push_back(limit ? pg::param(INT8OID, Int64GetDatum(*limit)) : pg::null_param(INT8OID));
   params.push_back(pg::param(TEXTOID, pg::text_datum(w.name)));
 
-  const history::Writer writer;
+  const history::Writer writer;  // records the caller, before any identity switch
 
-  pg::Cursor cursor(core::recover_query(w.table, pg::quote_ident), params, false);
   uint64 total = 0;
-  for (;;) {
-    const uint64 rows = cursor.fetch(kChunkRows);
-    if (rows == 0) break;
-    history::Chunk history;
-    for (uint64 row = 0; row < rows; ++row) {
-      RunRow r = read_row(w, clock, row);
-      bool is_null = false;
-      r.new_status = pg::value(row, 6, &is_null);
-      history.add(r, pg::value(row, 7, &is_null));
-      sink(r);
+  with_table_code_user(w, [&] {
+    pg::Cursor cursor(core::recover_query(w.table, pg::quote_ident), params, false);
+    for (;;) {
+      const uint64 rows = cursor.fetch(kChunkRows);
+      if (rows == 0) break;
+      history::Chunk history;
+      for (uint64 row = 0; row < rows; ++row) {
+        RunRow r = read_row(w, clock, row);
+        bool is_null = false;
+        r.new_status = pg::value(row, 6, &is_null);
+        history.add(r, pg::value(row, 7, &is_null));
+        sink(r);
+      }
+      writer.write(w, "timeout", history);
+      total += rows;
     }
-    writer.write(w, "timeout", history);
-    total += rows;
-  }
-  cursor.close();
+    cursor.close();
+  });
   return total;
 }
 

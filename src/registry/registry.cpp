@@ -51,6 +51,18 @@ AttrNumber require_column(Oid relid, const std::string& table, const std::string
   return attnum;
 }
 
+// A column recovery writes must be writable.
+void require_writable(Oid relid, AttrNumber attnum, const std::string& table,
+                      const std::string& column, const char* role) {
+  if (pg::column_is_generated(relid, attnum)) {
+    throw Error(sqlstate::kInvalidParameterValue,
+                std::string(role) + " column " + quoted(column) + " of table " + table +
+                    " is a generated column",
+                "recovery writes this column when it recovers a run.",
+                "Name a plain column, or leave the finished column out with a table without one.");
+  }
+}
+
 core::TimeColumn time_column(Oid relid, const std::string& table, const std::string& column,
                              const char* role, Oid* type) {
   const AttrNumber attnum = require_column(relid, table, column, role);
@@ -111,6 +123,7 @@ Watched resolve(const Registration& reg) {
                     " has type " + pg::type_name(status_type),
                 {}, "Use a text, varchar or enum column.");
   }
+  require_writable(reg.relid, status_attnum, w.name, reg.status_column, "status");
   w.updated_columns.push_back(status_attnum);
 
   Oid started_type = InvalidOid;
@@ -125,7 +138,9 @@ Watched resolve(const Registration& reg) {
   if (reg.finished_column) {
     t.finished =
         time_column(reg.relid, w.name, *reg.finished_column, "finished", &w.finished_type);
-    w.updated_columns.push_back(pg::column_number(reg.relid, *reg.finished_column));
+    const AttrNumber finished_attnum = pg::column_number(reg.relid, *reg.finished_column);
+    require_writable(reg.relid, finished_attnum, w.name, *reg.finished_column, "finished");
+    w.updated_columns.push_back(finished_attnum);
   }
   require_column(reg.relid, w.name, reg.id_column, "id");
 
@@ -170,7 +185,8 @@ std::vector<Watched> load(std::optional<Oid> only) {
   sql += " ORDER BY table_name, run_table";
   const uint64 rows = pg::execute(sql, params, true);
   if (only && rows == 0) {
-    const std::string name = pg::relation_name(*only).value_or("(unknown)");
+    const std::string name =
+        pg::relation_name(*only).value_or("with OID " + std::to_string(*only));
     throw Error(sqlstate::kObjectNotInPrerequisiteState,
                 "table " + name + " is not watched by recovery", {},
                 "Register it first: SELECT recovery.watch('" + name + "');");
@@ -249,7 +265,7 @@ bool watch(const WatchArgs& args) {
   const char kind = pg::relation_kind(args.relid);
   const std::string name = pg::relation_name(args.relid).value_or(std::to_string(args.relid));
   if (kind == '\0') {
-    throw Error(sqlstate::kWrongObjectType, "relation " + name + " does not exist");
+    throw Error(sqlstate::kUndefinedTable, "relation with OID " + name + " does not exist");
   }
   require_table_kind(kind, name);
   const Oid nsp = pg::relation_namespace(args.relid);
@@ -262,6 +278,10 @@ bool watch(const WatchArgs& args) {
     throw Error(sqlstate::kWrongObjectType, "cannot watch system table " + name);
   }
   require_owner(args.relid, name);
+  if (nsp == pg::recovery_namespace()) {
+    throw Error(sqlstate::kWrongObjectType, "cannot watch recovery's own table " + name, {},
+                "Recovering it would rewrite the audit trail or the registrations.");
+  }
   if (!args.status_column) {
     throw Error(sqlstate::kNullValueNotAllowed, "status_column must not be NULL", {},
                 "Pass the name of the column holding the run's status.");

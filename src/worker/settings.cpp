@@ -19,10 +19,14 @@ int history_retention_minutes = 90 * 24 * 60;
 void define() {
   // _PG_init runs before any C++ could throw; these calls only ereport on
   // programming errors, at load time.
-  DefineCustomStringVariable(
-      "recovery.databases", "Databases in which the recovery background worker runs.",
-      "Comma-separated list; one worker per database. Needs a server restart.", &databases,
-      "postgres", PGC_POSTMASTER, 0, nullptr, nullptr, nullptr);
+  // PostgreSQL refuses (FATAL) a postmaster-level setting defined after
+  // startup, i.e. when the library is loaded without being preloaded.
+  if (process_shared_preload_libraries_in_progress) {
+    DefineCustomStringVariable(
+        "recovery.databases", "Databases in which the recovery background worker runs.",
+        "Comma-separated list; one worker per database. Needs a server restart.", &databases,
+        "postgres", PGC_POSTMASTER, 0, nullptr, nullptr, nullptr);
+  }
   DefineCustomStringVariable(
       "recovery.worker_role", "Role the recovery background worker connects as.",
       "Empty means the bootstrap superuser. A non-superuser role (with LOGIN) recovers only "

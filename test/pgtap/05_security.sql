@@ -8,7 +8,7 @@
 -- Roles are cluster-wide: every role here is named pgtap05_* and created
 -- inside this transaction, so the final ROLLBACK removes them.
 BEGIN;
-SELECT plan(77);
+SELECT plan(79);
 
 SET LOCAL client_min_messages = warning;
 CREATE ROLE pgtap05_owner;        -- owns the run tables
@@ -434,13 +434,16 @@ CREATE TABLE mallory.seen (what text, by_role name, superuser text);
 CREATE TYPE mallory.colour AS ENUM ('red');
 CREATE FUNCTION mallory.colour_json(mallory.colour) RETURNS json LANGUAGE plpgsql AS $$
 BEGIN
-    INSERT INTO mallory.seen VALUES ('cast to json', current_user, current_setting('is_superuser'));
+    -- (is_superuser reports the session user; what counts is the current user's rights.)
+    INSERT INTO mallory.seen SELECT 'cast to json', current_user, CASE WHEN rolsuper THEN 'on' ELSE 'off' END
+    FROM pg_catalog.pg_roles WHERE rolname = current_user;
     RETURN '"red"';
 END $$;
 CREATE CAST (mallory.colour AS json) WITH FUNCTION mallory.colour_json(mallory.colour);
 CREATE FUNCTION mallory.on_update() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    INSERT INTO mallory.seen VALUES ('update trigger', current_user, current_setting('is_superuser'));
+    INSERT INTO mallory.seen SELECT 'update trigger', current_user, CASE WHEN rolsuper THEN 'on' ELSE 'off' END
+    FROM pg_catalog.pg_roles WHERE rolname = current_user;
     RETURN NEW;
 END $$;
 CREATE TABLE mallory.runs (id int PRIMARY KEY, status text, created_at timestamptz, colour mallory.colour);
@@ -458,6 +461,10 @@ SELECT is((SELECT array_agg(what) FROM mallory.seen WHERE superuser = 'on'), NUL
 CREATE TEMP TABLE su_recover AS SELECT * FROM recovery.recover_stuck_runs('30 minutes');
 SELECT is((SELECT array_agg(what) FROM mallory.seen WHERE superuser = 'on' AND what = 'update trigger'), NULL,
           'recover_stuck_runs() by a superuser does not run a table owner''s trigger with superuser rights');
+SELECT is((SELECT array_agg(DISTINCT what || ' as ' || by_role ORDER BY what || ' as ' || by_role) FROM mallory.seen),
+          ARRAY['cast to json as pgtap05_mallory', 'update trigger as pgtap05_mallory'],
+          'the owner''s code did run, as the owner');
+SELECT is((SELECT status FROM mallory.runs), 'failed', 'and the run was recovered');
 
 SELECT * FROM finish();
 ROLLBACK;

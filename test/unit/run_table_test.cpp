@@ -110,11 +110,12 @@ TEST(FindQuery, ComparesStatusInItsOwnTypeAndOrdersOldestFirst) {
 
 TEST(RecoverQuery, LocksSkipsAndRechecksInTheUpdate) {
   const std::string sql = recover_query(prisma_table(), quote);
-  EXPECT_NE(sql.find("FOR UPDATE OF t SKIP LOCKED"), std::string::npos) << sql;
+  EXPECT_NE(sql.find("FOR NO KEY UPDATE OF t SKIP LOCKED"), std::string::npos) << sql;
   EXPECT_NE(sql.find("LIMIT $5"), std::string::npos);
   EXPECT_NE(sql.find("SET \"status\" = $3, \"completedAt\" = $4"), std::string::npos) << sql;
   // The re-check: after the join, status and age are tested again.
-  const auto join = sql.find("t.\"id\" = s.run_key AND t.\"status\" = ANY ($1) AND GREATEST");
+  const auto join = sql.find(
+      "t.tableoid = s.run_tableoid AND t.\"id\" = s.run_key AND t.\"status\" = ANY ($1) AND GREATEST");
   EXPECT_NE(join, std::string::npos) << sql;
 }
 
