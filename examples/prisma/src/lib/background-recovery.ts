@@ -8,6 +8,12 @@
 // Every query is a $queryRaw tagged template: the timeout and the table are
 // bound parameters ($1, $2), never spliced into the SQL text.
 //
+// timestamptz columns are selected `AT TIME ZONE 'UTC'`: @prisma/adapter-pg
+// (7.10) reads a timestamptz by relabelling its offset as +00:00 instead of
+// converting it, so in a session whose TimeZone is not UTC (Debian's initdb
+// copies the machine's zone) the Date would be hours off (prisma/orm#26786).
+// A zone-less timestamp holding UTC is what Prisma reads correctly everywhere.
+//
 // Once, at deploy time (by the table's owner):  SELECT recovery.watch('qualification_runs');
 import type { PrismaClient, QualificationRun } from '../generated/prisma/client.ts';
 import { RunStatus } from '../generated/prisma/enums.ts';
@@ -35,10 +41,16 @@ export function parseTimeout(value: unknown): number {
   else if (typeof value === 'string' && /^\s*\d+\s*$/.test(value)) minutes = Number(value);
   if (minutes === undefined || !Number.isSafeInteger(minutes) || minutes < 1 || minutes > MAX_TIMEOUT_MINUTES) {
     throw new InvalidTimeoutError(
-      `timeout must be a whole number of minutes from 1 to ${MAX_TIMEOUT_MINUTES}, got ${JSON.stringify(value) ?? String(value)}`,
+      `timeout must be a whole number of minutes from 1 to ${MAX_TIMEOUT_MINUTES}, got ${describe(value)}`,
     );
   }
   return minutes;
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'object') return Array.isArray(value) ? 'an array' : 'an object';
+  return String(value);
 }
 
 /** A run that has been PENDING/PROCESSING with no activity for longer than the timeout. */
@@ -102,11 +114,14 @@ export interface ErrorBody {
 
 type Json = Record<string, unknown>;
 
+/** What these functions need: the shared client, or `tx` inside prisma.$transaction(). */
+export type Db = Pick<PrismaClient, '$queryRaw' | 'iCP'>;
+
 /**
  * Registers qualification_runs with the extension (idempotent; only the
  * table's owner may). Returns true when the table was not watched before.
  */
-export async function watchRunTable(db: PrismaClient = getPrisma()): Promise<boolean> {
+export async function watchRunTable(db: Db = getPrisma()): Promise<boolean> {
   const rows = await db.$queryRaw<{ newly: boolean }[]>`
     SELECT recovery.watch(${RUN_TABLE}::regclass) AS newly`;
   return rows[0].newly;
@@ -115,7 +130,7 @@ export async function watchRunTable(db: PrismaClient = getPrisma()): Promise<boo
 /** What is stuck, changing nothing (the seed's --check-only). Oldest first. */
 export async function findStuckRuns(
   timeoutMinutes: number = DEFAULT_TIMEOUT_MINUTES,
-  db: PrismaClient = getPrisma(),
+  db: Db = getPrisma(),
 ): Promise<StuckRun[]> {
   const minutes = parseTimeout(timeoutMinutes);
   const rows = await db.$queryRaw<
@@ -130,7 +145,10 @@ export async function findStuckRuns(
       run: Json;
     }[]
   >`
-    SELECT run_table, run_id, status, started_at, last_activity_at, stuck_minutes, reason, run
+    SELECT run_table, run_id, status,
+           started_at AT TIME ZONE 'UTC' AS started_at,
+           last_activity_at AT TIME ZONE 'UTC' AS last_activity_at,
+           stuck_minutes, reason, run
     FROM recovery.find_stuck_runs(timeout => make_interval(mins => ${minutes}::int),
                                   run_table => ${RUN_TABLE}::regclass)`;
   return rows.map((r) => ({
@@ -148,7 +166,7 @@ export async function findStuckRuns(
 /** Marks every stuck run FAILED and sets completedAt, in one transaction. */
 export async function recoverStuckRuns(
   timeoutMinutes: number = DEFAULT_TIMEOUT_MINUTES,
-  db: PrismaClient = getPrisma(),
+  db: Db = getPrisma(),
 ): Promise<RecoveredRun[]> {
   const minutes = parseTimeout(timeoutMinutes);
   const rows = await db.$queryRaw<
@@ -164,7 +182,11 @@ export async function recoverStuckRuns(
       run: Json;
     }[]
   >`
-    SELECT run_table, run_id, previous_status, new_status, started_at, stuck_minutes, reason, recovered_at, run
+    SELECT run_table, run_id, previous_status, new_status,
+           started_at AT TIME ZONE 'UTC' AS started_at,
+           stuck_minutes, reason,
+           recovered_at AT TIME ZONE 'UTC' AS recovered_at,
+           run
     FROM recovery.recover_stuck_runs(timeout => make_interval(mins => ${minutes}::int),
                                      run_table => ${RUN_TABLE}::regclass)`;
   return rows.map((r) => ({
@@ -183,7 +205,7 @@ export async function recoverStuckRuns(
 /** The body of GET /api/qualify/recovery, from recovery.stuck_runs_report(). */
 export async function stuckRunsReport(
   timeoutMinutes: number = DEFAULT_TIMEOUT_MINUTES,
-  db: PrismaClient = getPrisma(),
+  db: Db = getPrisma(),
 ): Promise<StuckRunsBody> {
   const minutes = parseTimeout(timeoutMinutes);
   const [{ body }] = await db.$queryRaw<[{ body: { count: number; runs: Json[] } }]>`
@@ -195,7 +217,7 @@ export async function stuckRunsReport(
 /** The body of POST /api/qualify/recovery, from recovery.recover_stuck_runs_report(). */
 export async function recoverStuckRunsReport(
   timeoutMinutes: number = DEFAULT_TIMEOUT_MINUTES,
-  db: PrismaClient = getPrisma(),
+  db: Db = getPrisma(),
 ): Promise<RecoverStuckRunsBody> {
   const minutes = parseTimeout(timeoutMinutes);
   const [{ body }] = await db.$queryRaw<[{ body: { message: string; recovered: number; runs: Json[] } }]>`
@@ -265,7 +287,7 @@ export function toQualificationRun(row: Json): QualificationRun {
 }
 
 /** Report runs (row fields + stuckFor) as the seed's bodies: ISO UTC times, with the ICP and its company. */
-async function toRunBodies(db: PrismaClient, reportRuns: Json[]): Promise<RunBody[]> {
+async function toRunBodies(db: Db, reportRuns: Json[]): Promise<RunBody[]> {
   const runs = reportRuns.map((r) => ({ run: toQualificationRun(r), stuckFor: toInt(r.stuckFor, 'stuckFor') }));
   const icpIds = [...new Set(runs.map((r) => r.run.icpId))];
   const icps =
