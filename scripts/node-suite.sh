@@ -9,6 +9,12 @@ source "$(dirname "$0")/lib.sh"
 APP="$ROOT/examples/prisma"
 status=0
 
+# Prisma 7 needs node 20.19 or newer (Debian 12's own nodejs is 18).
+if ! node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 19) ? 0 : 1)'; then
+  echo "not ok - node $(node --version) is too old: the Prisma 7 example needs node >= 20.19" >&2
+  exit 1
+fi
+
 # 1. npm packages exactly as locked. --ignore-scripts: the only install scripts
 #    are Prisma's, which try to download its native schema engine (unreachable
 #    offline, and not needed: see examples/prisma/scripts/prisma-offline.sh).
