@@ -149,3 +149,19 @@ test('stop() stops listening', async () => {
   assert.equal(events, 0);
   await notifier.start(); // afterEach stops it again
 });
+
+test('after the connection is lost: an error event, then start() again reloads and listens', async () => {
+  const error = once(notifier, 'error', { signal: AbortSignal.timeout(5000) });
+  await db.pool.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'active-runs-notifier'`);
+  await error;
+  assert.equal(notifier.listening, false);
+  // meanwhile, a recovery nobody heard of
+  await db.pool.query(`SELECT * FROM recovery.recover_stuck_runs('60 minutes')`);
+  await notifier.start();
+  assert.equal(notifier.listening, true);
+  assert.deepEqual(notifier.list().map((r) => r.id), [LIVE, STUCK_AT_30[0]], 'reloaded from the table');
+  const event = once(notifier, 'recovered', { signal: AbortSignal.timeout(5000) });
+  await db.pool.query(`SELECT * FROM recovery.recover_stuck_runs('30 minutes')`);
+  assert.equal(((await event) as [RecoveryNotification])[0].run_id, STUCK_AT_30[0]);
+  assert.deepEqual(notifier.list().map((r) => r.id), [LIVE]);
+});

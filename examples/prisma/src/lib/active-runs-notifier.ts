@@ -55,12 +55,26 @@ export class ActiveRunsNotifier extends EventEmitter<ActiveRunsNotifierEvents> {
       options.connection ?? (process.env.DATABASE_URL ? { connectionString: process.env.DATABASE_URL } : {});
   }
 
-  /** Connects, LISTENs, then loads the active runs (in that order, so no recovery is missed). */
+  /**
+   * Connects, LISTENs, then loads the active runs (in that order, so no
+   * recovery is missed). After an 'error' event, call start() again.
+   */
   async start(): Promise<void> {
     if (this.client) return;
     const client = new pg.Client({ application_name: 'active-runs-notifier', ...this.connection });
     client.on('notification', (message) => this.onNotification(message));
-    client.on('error', (error) => this.emit('error', error));
+    let failed = false;
+    client.on('error', (error) => {
+      // The connection is unusable (server restart, terminated backend): forget
+      // it so that start() can connect again, and tell the app, once (node-postgres
+      // reports the server's FATAL, then the closed socket).
+      if (this.client === client) this.client = undefined;
+      if (!failed) this.emit('error', error);
+      failed = true;
+    });
+    client.on('end', () => {
+      if (this.client === client) this.client = undefined;
+    });
     await client.connect();
     this.client = client;
     try {
@@ -70,6 +84,10 @@ export class ActiveRunsNotifier extends EventEmitter<ActiveRunsNotifierEvents> {
       await this.stop();
       throw error;
     }
+  }
+
+  get listening(): boolean {
+    return this.client !== undefined;
   }
 
   async stop(): Promise<void> {
