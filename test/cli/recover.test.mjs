@@ -91,6 +91,14 @@ test('--table naming a missing table is an SQL error: exit 2, nothing changed', 
   assert.deepEqual(statuses(db), before);
 });
 
+test('--table naming a table that is not watched: exit 2 with the hint', () => {
+  psql(db, 'CREATE TABLE IF NOT EXISTS not_watched (id int PRIMARY KEY)');
+  const r = run(db, ['--check-only', '--table=not_watched']);
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /ERROR: +table public\.not_watched is not watched by recovery/);
+  assert.match(r.stderr, /HINT: +Register it first/);
+});
+
 test('a table name is a value, never SQL', () => {
   const r = run(db, ["--table=qualification_runs'); UPDATE qualification_runs SET status = 'FAILED'; --"]);
   assert.equal(r.status, 2);

@@ -131,6 +131,24 @@ describe('recoverStuckRuns', () => {
   });
 });
 
+describe('while the app is writing a run', () => {
+  test('a run locked by a live transaction is skipped, not waited for; the next call gets it', async () => {
+    const app = await db.pool.connect();
+    try {
+      await app.query('BEGIN');
+      await app.query(`SELECT * FROM qualification_runs WHERE id = $1 FOR UPDATE`, [STUCK_AT_30[0]]);
+      const started = Date.now();
+      const recovered = await recoverStuckRuns(30);
+      assert.ok(Date.now() - started < 5000, 'did not wait for the lock');
+      assert.deepEqual(recovered.map((r) => r.runId), [STUCK_AT_30[1]]);
+      await app.query('ROLLBACK');
+    } finally {
+      app.release();
+    }
+    assert.deepEqual((await recoverStuckRuns(30)).map((r) => r.runId), [STUCK_AT_30[0]]);
+  });
+});
+
 describe('reports', () => {
   test('count and recovered are numbers, not BigInt (a raw count(*) would be)', async () => {
     const [raw] = await getPrisma().$queryRaw<[{ n: unknown }]>`SELECT count(*) AS n FROM qualification_runs`;
