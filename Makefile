@@ -6,6 +6,7 @@
 EXTENSION  = recovery
 MODULE_big = recovery
 DATA       = $(wildcard extension/recovery--*.sql)
+SCRIPTS    = bin/recover-stuck-runs
 
 SRCS = $(wildcard src/bridge/*.cpp src/core/*.cpp src/registry/*.cpp \
                   src/engine/*.cpp src/api/*.cpp src/worker/*.cpp src/*.cpp)
@@ -37,10 +38,21 @@ include $(PGXS)
 -include $(OBJS:.o=.d)
 EXTRA_CLEAN += $(OBJS:.o=.d)
 
-.PHONY: demo test deps
+.PHONY: demo test deps dist
 deps:
 	bash scripts/install-deps.sh
 demo:
 	bash scripts/demo.sh
 test:
 	bash scripts/test.sh
+
+# make dist: the PGXN release zip of the committed tree, dist/recovery-<version>.zip
+# (version from META.json; commit first, uncommitted changes are not included).
+EXTVERSION = $(shell grep -m 1 '[[:space:]]\{3\}"version":' $(srcdir)/META.json | \
+               sed -e 's/[[:space:]]*"version":[[:space:]]*"\([^"]*\)",\{0,1\}/\1/')
+DISTNAME   = $(EXTENSION)-$(EXTVERSION)
+dist:
+	@git -C $(srcdir) diff --quiet HEAD -- || echo "make dist: warning: uncommitted changes are not in the zip" >&2
+	mkdir -p $(srcdir)/dist
+	git -C $(srcdir) archive --format zip --prefix=$(DISTNAME)/ -o dist/$(DISTNAME).zip HEAD
+	@echo "dist/$(DISTNAME).zip"
