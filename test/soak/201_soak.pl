@@ -55,6 +55,7 @@ is($node->safe_psql('postgres', 'SELECT count(*) FROM recovery.watched_tables'),
 
 # The listener: every NOTIFY recovery of the whole run.
 my $listener = $node->background_psql('postgres');
+$listener->set_query_timer_restart;    # the timeout is per query, not per session
 $listener->query_safe('LISTEN recovery');
 my $heard = '';
 
