@@ -5,7 +5,9 @@
 #   - the directory is an argument: test/soak (scripts/soak-suite.sh) or test/tap;
 #   - RECOVERY_PG_BINDIR runs them against another PostgreSQL installation,
 #     e.g. a private tree with a sanitized recovery (scripts/private-tree.sh);
-#   - RECOVERY_SOAK_* settings reach the tests (see test/soak/201_soak.pl).
+#   - RECOVERY_SOAK_* settings reach the tests (see test/soak/201_soak.pl);
+#   - RECOVERY_TAP_KEEP_LOGS=DIR keeps the tests' and servers' logs there,
+#     pass or fail (scripts/sanitize.sh searches them).
 #   bash scripts/cluster-tests.sh test/soak
 #   bash scripts/cluster-tests.sh test/tap 101 202
 # The extension must be installed (in RECOVERY_PG_BINDIR's tree, if given).
@@ -52,6 +54,9 @@ fi
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/recovery-$SUITE.XXXXXX")
 status=0
 cleanup() {
+  if [ -n "${RECOVERY_TAP_KEEP_LOGS:-}" ] && [ -d "$WORK/tmp_check/log" ]; then
+    mkdir -p "$RECOVERY_TAP_KEEP_LOGS" && cp -r "$WORK/tmp_check/log/." "$RECOVERY_TAP_KEEP_LOGS/" 2>/dev/null || true
+  fi
   if [ "$status" -ne 0 ] && [ -d "$WORK/tmp_check/log" ]; then
     rm -rf "$LOG_KEEP" && mkdir -p "$LOG_KEEP" &&
       cp -r "$WORK/tmp_check/log/." "$LOG_KEEP/" 2>/dev/null || true

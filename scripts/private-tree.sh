@@ -14,13 +14,11 @@
 # The build runs in DIR/build (a copy of the sources), so the work tree's
 # objects are untouched, and installs with the copy's pg_config.
 #
-# With SANITIZE=1, the copy's postgres is a wrapper that preloads the ASan
-# runtime (an uninstrumented postgres loading an instrumented module needs
-# it first in the library list) and sets ASAN_OPTIONS/UBSAN_OPTIONS, so any
-# server started from the copy (pg_ctl, initdb, PostgreSQL::Test::Cluster) is
-# sanitized; reports go to DIR/sanitizer/<asan|ubsan>.<pid>.
-
-PG_SYSTEM_BINDIR=/usr/lib/postgresql/15/bin
+# With SANITIZE=1, the copy's postgres loads the ASan runtime first (patched
+# with patchelf, see scripts/asan-early-init.c), so any server started from
+# the copy (initdb, pg_ctl, PostgreSQL::Test::Cluster) is sanitized; ASan
+# reports go to DIR/sanitizer/asan.<pid>, UBSan's to the server's stderr
+# (its log).
 
 private_tree() {
   local dir=$1
@@ -63,27 +61,24 @@ private_tree() {
   }
 
   if [ -n "$sanitize" ]; then
-    local asan reports="$dir/sanitizer"
-    asan=$(readlink -f "$(gcc -print-file-name=libasan.so)")
-    [ -f "$asan" ] || { echo "private_tree: no ASan runtime (gcc -print-file-name=libasan.so)" >&2; return 2; }
+    # The copy's postgres gets the ASan runtime and asan-early-init.so (see
+    # there) as its first libraries, like an executable linked with
+    # -fsanitize=address: every server started from the copy is sanitized.
+    local reports="$dir/sanitizer"
+    command -v patchelf >/dev/null || { echo "private_tree: patchelf is missing (apt-get install patchelf)" >&2; return 2; }
     mkdir -p "$reports" && chmod 1777 "$reports"
-    mv "$dir$pg/bin/postgres" "$dir$pg/bin/postgres.bin"
-    # detect_leaks=0: PostgreSQL frees by resetting memory contexts.
-    cat >"$dir$pg/bin/postgres" <<EOF
-#!/bin/sh
-# Sanitized postgres (scripts/private-tree.sh): preloads the ASan runtime.
-export LD_PRELOAD="$asan\${LD_PRELOAD:+:\$LD_PRELOAD}"
-export ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:disable_coredump=1:log_path=$reports/asan\${ASAN_EXTRA:+:\$ASAN_EXTRA}"
-export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$reports/ubsan"
-exec "\$(dirname "\$0")/postgres.bin" "\$@"
-EOF
-    chmod 755 "$dir$pg/bin/postgres"
-    rm -f "$dir$pg/bin/postmaster" && ln -s postgres "$dir$pg/bin/postmaster"
+    gcc -shared -fPIC -O2 -DREPORT_DIR="\"$reports\"" -o "$dir/asan-early-init.so" \
+      "$ROOT/scripts/asan-early-init.c" -ldl
+    local runtime
+    runtime=$(objdump -p "$(gcc -print-file-name=libasan.so)" | awk '$1 == "SONAME" {print $2}')
+    patchelf --add-needed "${runtime:-libasan.so.8}" "$dir$pg/bin/postgres"
+    patchelf --add-needed "$dir/asan-early-init.so" "$dir$pg/bin/postgres"
+    "$dir$pg/bin/postgres" -V >/dev/null || { echo "private_tree: the sanitized postgres does not run" >&2; return 2; }
   fi
   echo "$dir$pg/bin"
 }
 
-# The sanitizer reports written under a private tree (empty when none).
+# The ASan reports written under a private tree (empty when none).
 sanitizer_reports() {
   local dir=$1
   find "$dir/sanitizer" -type f -size +0 2>/dev/null | sort
