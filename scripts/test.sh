@@ -2,11 +2,11 @@
 # Runs every test suite against real PostgreSQL servers it starts itself, and
 # ends with "N passed, N failed". Exit status is non-zero on any failure.
 #   bash scripts/test.sh            all suites
-#   bash scripts/test.sh unit sql   only some (unit, sql, tap, node, soak)
+#   bash scripts/test.sh unit sql   only some (unit, sql, tap, node, soak, asan)
 source "$(dirname "$0")/lib.sh"
 
 suites=("$@")
-[ ${#suites[@]} -gt 0 ] || suites=(unit sql tap node soak)
+[ ${#suites[@]} -gt 0 ] || suites=(unit sql tap node soak asan)
 LOGS="$ROOT/build/test-logs"
 mkdir -p "$LOGS"
 
@@ -90,6 +90,24 @@ run_soak() {
   bad=$(count '^\s*not ok [0-9]' "$log")
   if [ "$status" -ne 0 ] && [ "$bad" -eq 0 ]; then tail -n 40 "$log"; bad=1; fi
   record "soak (pgbench, ${RECOVERY_SOAK_SECONDS:-60} s)" "$ok" "$bad"
+}
+
+# The cheap sanitizer run (under a minute): recovery built with
+# ASan+UBSan into a private PostgreSQL tree (never system-wide), its self-test,
+# then pg_regress, pgTAP and worker cycles against it, failing on any report.
+# The rest (unit, tap, soak) and valgrind: scripts/sanitize.sh, scripts/valgrind.sh.
+run_asan() {
+  local log="$LOGS/asan.log" status=0
+  bash "$ROOT/scripts/sanitize.sh" selftest sql >"$log" 2>&1 || status=$?
+  grep -E '^(selftest|worker|sanitize):|FAILED|^Result:|tests passed' "$log" || true
+  local ok bad
+  ok=$(( $(count '^(selftest|worker): ' "$log")
+         + $(sed -nE 's/^ *All ([0-9]+) tests passed.*/\1/p' "$log" | head -n 1 | awk '{print $1+0}')
+         + $(grep -q '^Result: PASS' "$log" && sed -nE 's/^Files=[0-9]+, Tests=([0-9]+),.*/\1/p' "$log" | head -n 1 || echo 0) ))
+  bad=$(sed -nE 's/^sanitize: .*: ([0-9]+) reports, ([0-9]+) failures.*/\2/p' "$log")
+  [ -n "$bad" ] || bad=1
+  if [ "$status" -ne 0 ] && [ "$bad" -eq 0 ]; then tail -n 40 "$log"; bad=1; fi
+  record "ASan+UBSan (pg_regress, pgTAP, worker)" "$ok" "$bad"
 }
 
 for suite in "${suites[@]}"; do "run_$suite"; done

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Valgrind (memcheck) runs of recovery, from one command (docs/reliability.md).
-#   bash scripts/valgrind.sh               unit single
-#   bash scripts/valgrind.sh server        only some parts:
+#   bash scripts/valgrind.sh               selftest unit single server
+#   bash scripts/valgrind.sh unit single   only some parts:
+#     selftest  a deliberate heap overflow in a throwaway module, called in a
+#               single-user backend under memcheck, must be reported
 #     unit    the GoogleTest binary under memcheck (leaks: definite)
 #     single  one backend in single-user mode (postgres --single), under
 #             memcheck, running the pg_regress files (CREATE EXTENSION, watch,
@@ -10,7 +12,8 @@
 #             security, 150 hostile calls) in another
 #     server  the whole server under memcheck (--trace-children=yes): the
 #             postmaster, the background worker and every backend, running
-#             the pg_regress files and a worker cycle. Slow.
+#             the pg_regress files, every pgTAP file (dblink sessions too)
+#             and worker cycles
 # recovery is built normally (-g -O2) into a private PostgreSQL tree
 # (scripts/private-tree.sh), never system-wide. PostgreSQL itself is not
 # built with USE_VALGRIND, so its own reports are noise: test/valgrind/
@@ -21,9 +24,9 @@ source "$(dirname "$0")/lib.sh"
 source "$ROOT/scripts/private-tree.sh"
 
 parts=("$@")
-[ ${#parts[@]} -gt 0 ] || parts=(unit single)
+[ ${#parts[@]} -gt 0 ] || parts=(selftest unit single server)
 for p in "${parts[@]}"; do
-  [[ $p =~ ^(unit|single|server)$ ]] || { echo "valgrind: unknown part $p" >&2; exit 2; }
+  [[ $p =~ ^(selftest|unit|single|server)$ ]] || { echo "valgrind: unknown part $p" >&2; exit 2; }
 done
 wants() { [[ " ${parts[*]} " == *" $1 "* ]]; }
 command -v valgrind >/dev/null || { echo "valgrind: not installed (apt-get install valgrind)" >&2; exit 2; }
@@ -36,9 +39,9 @@ LOGS="$ROOT/build/valgrind-logs"
 rm -rf "$LOGS" && mkdir -p "$LOGS"
 chmod 777 "$LOGS"
 TREE=$(mktemp -d "${TMPDIR:-/tmp}/recovery-valgrind.XXXXXX")
-postmaster_pid=""
+server_running=""
 cleanup() {
-  [ -z "$postmaster_pid" ] || kill -QUIT "$postmaster_pid" 2>/dev/null || true
+  [ -z "$server_running" ] || as_server_user "$BINDIR/pg_ctl" -D "$TREE/data/pg" -m immediate stop >/dev/null 2>&1 || true
   if [ -n "${RECOVERY_VALGRIND_KEEP:-}" ]; then echo "valgrind: tree kept in $TREE"; else rm -rf "$TREE"; fi
 }
 trap cleanup EXIT
@@ -71,7 +74,7 @@ if wants unit; then
   summarize unit "$LOGS/unit.valgrind.log"
 fi
 
-if wants single || wants server; then
+if wants single || wants server || wants selftest; then
   echo "==> recovery (make, -g -O2) into a private PostgreSQL tree ($TREE)"
   BINDIR=$(private_tree "$TREE") || { fail "private tree"; exit 1; }
   export PATH="$BINDIR:$PATH"
@@ -81,6 +84,24 @@ if wants single || wants server; then
   as_server_user "$BINDIR/initdb" -D "$TREE/data/pg" -A trust -U postgres --locale=C.UTF-8 -E UTF8 \
     >"$LOGS/initdb.log" 2>&1 || { cat "$LOGS/initdb.log"; exit 1; }
   perl "$ROOT/test/valgrind/single-user.pl" sql/*.sql >/dev/null  # syntax check of the converter
+fi
+
+if wants selftest; then
+  echo "==> self-test: a deliberate heap overflow must be reported"
+  gcc -shared -fPIC -g -O0 -I"$(pg_config --includedir-server)" -o "$(pg_config --pkglibdir)/valgrind_selftest.so" \
+    "$ROOT/test/sanitize/selftest.c"
+  printf '%s\n\n' "CREATE FUNCTION selftest_overflow(int) RETURNS int AS 'valgrind_selftest', 'asan_selftest_overflow' LANGUAGE C STRICT;" \
+    "SELECT selftest_overflow(8);" "DROP FUNCTION selftest_overflow(int);" >"$TREE/selftest.sql"
+  chmod 644 "$TREE/selftest.sql"
+  as_server_user "${MEMCHECK[@]}" --log-file="$LOGS/selftest.valgrind.%p.log" \
+    "$BINDIR/postgres" --single -D "$TREE/data/pg" -j postgres <"$TREE/selftest.sql" >"$LOGS/selftest.out" 2>&1 || true
+  if VALGRIND_OURS='selftest\.c:\d+' perl "$ROOT/test/valgrind/summarize.pl" "$LOGS"/selftest.valgrind.*.log \
+      >"$LOGS/selftest.summary"; then
+    fail "memcheck did not report a deliberate heap overflow: the set-up is blind"
+  else
+    echo "selftest: memcheck reported the heap overflow ($(grep -m1 '^=== recovery' "$LOGS/selftest.summary" | sed 's/=== recovery: //'))"
+  fi
+  rm -f "$(pg_config --pkglibdir)/valgrind_selftest.so"
 fi
 
 if wants single; then
@@ -104,8 +125,9 @@ if wants single; then
   single pgtap taprun "$TREE/pgtap.sql" || fail "single-user backend (pgTAP) exited non-zero"
   t2=$(date +%s)
   echo "single-user: pg_regress files $((t1 - t0))s, pgTAP files $((t2 - t1))s; " \
-    "$(grep -c '^ok ' "$LOGS/pgtap.out" || true) pgTAP ok, $(grep -c '^not ok ' "$LOGS/pgtap.out" || true) not ok" \
-    "(single-user mode changes some results; only memcheck's findings count here)"
+    "pgTAP $(grep -cE '= "ok [0-9]' "$LOGS/pgtap.out" || true) ok, $(grep -cE '= "not ok [0-9]' "$LOGS/pgtap.out" || true) not ok;" \
+    "statement errors: regress $(grep -c ' ERROR: ' "$LOGS/regress.out" || true), pgTAP $(grep -c ' ERROR: ' "$LOGS/pgtap.out" || true)" \
+    "(the expected ones of the bad-input cases included; only memcheck's findings count here)"
   summarize single "$LOGS"/regress.valgrind.*.log "$LOGS"/pgtap.valgrind.*.log
 fi
 
@@ -117,19 +139,26 @@ if wants server; then
   as_server_user "${MEMCHECK[@]}" --trace-children=yes --log-file="$LOGS/server.valgrind.%p.log" \
     "$BINDIR/postgres" -D "$TREE/data/pg" -p "$port" -c listen_addresses= -c unix_socket_directories="$sock" \
     -c shared_preload_libraries=recovery -c recovery.naptime=1 >"$LOGS/server.log" 2>&1 &
-  postmaster_pid=$!
+  server_running=1
   export PGHOST="$sock" PGPORT="$port" PGUSER=postgres
   for _ in $(seq 1 120); do pg_isready -q && break; sleep 1; done
   t0=$(date +%s)
   make -C "$TREE/build" -s installcheck PG_CONFIG="$BINDIR/pg_config" >"$LOGS/server-sql.log" 2>&1 ||
     { head -n 40 "$TREE/build/regression.diffs" 2>/dev/null; fail "pg_regress under memcheck (see $LOGS/server-sql.log)"; }
   grep -E 'tests passed|failed' "$LOGS/server-sql.log" || true
+  psql -X -q -c "CREATE DATABASE pgtap_runs" >/dev/null
+  psql -X -q -d pgtap_runs -c "CREATE EXTENSION pgtap" -c "CREATE EXTENSION recovery" >/dev/null
+  pg_prove -d pgtap_runs test/pgtap/*.sql >>"$LOGS/server-sql.log" 2>&1 || fail "pgTAP under memcheck (see $LOGS/server-sql.log)"
+  grep -E '^(Files|Result)' "$LOGS/server-sql.log" || true
   psql -X -q -d postgres -f demo/seed-schema.sql >/dev/null
   psql -X -q -d postgres >/dev/null <<'SQL'
 CREATE EXTENSION recovery;
 INSERT INTO "Company" VALUES ('co1', 'Acme', 'acme.test');
 INSERT INTO "ICP" VALUES ('icp1', 'CTOs', 'co1');
 SELECT recovery.watch('qualification_runs');
+CREATE TABLE gone (id int PRIMARY KEY, status text NOT NULL, created_at timestamptz NOT NULL);
+SELECT recovery.watch('gone');
+DROP TABLE gone;
 INSERT INTO qualification_runs (id, "icpId", status, "createdAt")
 SELECT 'v' || g, 'icp1', 'PROCESSING', (now() AT TIME ZONE 'UTC') - interval '2 hours' FROM generate_series(1, 20) g;
 SQL
@@ -137,11 +166,12 @@ SQL
     [ "$(psql -X -Atq -d postgres -c "SELECT count(*) FROM qualification_runs WHERE status = 'FAILED'")" = 20 ] && break
     sleep 1
   done
+  sleep 3    # more cycles, over the dropped table too
   echo "server: worker recovered $(psql -X -Atq -d postgres -c "SELECT count(*) FROM recovery.history") of 20 runs;" \
     "$(( $(date +%s) - t0 ))s under memcheck"
-  kill -INT "$postmaster_pid"
-  wait "$postmaster_pid" || true
-  postmaster_pid=""
+  as_server_user "$BINDIR/pg_ctl" -D "$TREE/data/pg" -m fast -w -t 600 stop >/dev/null || fail "server stop"
+  server_running=""
+  wait || true
   summarize server "$LOGS"/server.valgrind.*.log
 fi
 

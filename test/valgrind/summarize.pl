@@ -1,13 +1,19 @@
 #!/usr/bin/perl
-# Reads valgrind (memcheck) logs and prints the errors whose stacks go
-# through recovery's code (recovery.so, or the unit tests' sources), grouped
-# by kind; PostgreSQL's own (it is not built with USE_VALGRIND here) are
-# counted but not shown. Exit status: the number of recovery errors (max 255).
+# Reads valgrind (memcheck) logs and prints the errors (and definite leaks)
+# whose stacks go through recovery's code: recovery.so, recovery:: or
+# recovery_* functions, its source files, the unit tests. PostgreSQL's own
+# (it is not built with USE_VALGRIND here) are counted but not shown. Exit
+# status: the number of recovery's errors (at most 255). A "Syscall param ...
+# uninitialised byte(s)" error counts by where the bytes were created
+# (--track-origins: the first frames of the allocation), not by who called: PostgreSQL writes padding bytes of
+# WAL records and of the relcache init file, whoever commits or connects.
 #   perl summarize.pl LOG...
+# VALGRIND_OURS=REGEX replaces what counts as recovery's code (self-test).
 use strict;
 use warnings;
 
-my $ours = qr{recovery\.so|/src/(?:api|bridge|core|engine|registry|worker)/|/test/unit/};
+my $ours = $ENV{VALGRIND_OURS} ? qr{$ENV{VALGRIND_OURS}}
+  : qr{lib/recovery\.so\b|\brecovery::|\brecovery_\w+ \(|\b(?:guard|spi|backend|result_set|engine|history|registry|worker|settings|shared_state|functions|worker_functions|module|run_table|worker_logic)\.[ch]pp:\d+|_test\.cpp:\d+};
 my (%ours, %theirs, $blocks);
 for my $log (@ARGV)
 {
@@ -20,7 +26,17 @@ for my $log (@ARGV)
 		  unless $head =~ /^(Invalid |Conditional jump|Use of uninitialised|Syscall param|Mismatched|Source and destination|Argument |Jump to|.*are definitely lost|.*are indirectly lost)/;
 		my $text = join("\n", @block);
 		$blocks++;
-		if ($text =~ $ours) { push @{ $ours{$head =~ s/ of size \d+| in loss record.*|\d+(,\d+)* bytes in \d+(,\d+)* blocks/N/gr} }, "$log\n$text" }
+		# A syscall writing uninitialised bytes (WAL and relcache-file padding,
+		# from any caller) is ours only if the bytes came from our code.
+		# (the allocation site: the first frames of the origin's stack).
+		my $judged = $text;
+		if ($head =~ /^Syscall param/)
+		{
+			my ($origin) = $text =~ /Uninitialised value was created[^\n]*\n(.*)/s;
+			my @frames = split /\n/, $origin // '';
+			$judged = join("\n", @frames[ 0 .. ($#frames < 5 ? $#frames : 5) ]);
+		}
+		if ($judged =~ $ours) { push @{ $ours{$head =~ s/ of size \d+| in loss record.*|\d+(,\d+)* bytes in \d+(,\d+)* blocks/N/gr} }, "$log\n$text" }
 		else { $theirs{ $head =~ s/\d[\d,]*/N/gr }++ }
 		@block = ();
 	};
