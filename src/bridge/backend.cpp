@@ -143,6 +143,31 @@ Datum text_datum(const std::string& value) {
   });
 }
 
+Datum interval_datum(const Interval& value) {
+  Interval* copy = guard([] { return static_cast<Interval*>(palloc(sizeof(Interval))); });
+  *copy = value;
+  return PointerGetDatum(copy);
+}
+
+Datum typed_datum(Oid type, const std::string& text) {
+  return guard([&] {
+    Oid input = InvalidOid;
+    Oid ioparam = InvalidOid;
+    getTypeInputInfo(type, &input, &ioparam);
+    return OidInputFunctionCall(input, const_cast<char*>(text.c_str()), ioparam, -1);
+  });
+}
+
+std::string canonical_text(Oid type, const std::string& text) {
+  const Datum value = typed_datum(type, text);
+  return guard([&] {
+    Oid output = InvalidOid;
+    bool varlena = false;
+    getTypeOutputInfo(type, &output, &varlena);
+    return OidOutputFunctionCall(output, value);
+  });
+}
+
 Datum array_datum(const std::vector<std::string>& values, Oid element_type) {
   // Built through the element type's input function, so enum labels become
   // enum values and the planner can fold the array into a constant.

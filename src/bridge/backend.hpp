@@ -40,6 +40,12 @@ std::string current_role_name();
 std::string current_application_name();
 
 Datum text_datum(const std::string& value);
+Datum interval_datum(const Interval& value);  // a palloc'd copy
+// A value of `type` from its text form, through the type's input function
+// (so a malformed value gets the type's own error, e.g. 22P02).
+Datum typed_datum(Oid type, const std::string& text);
+// `text` read as `type` and written back: the value's canonical text form.
+std::string canonical_text(Oid type, const std::string& text);
 Datum text_array_datum(const std::vector<std::string>& values);
 Datum array_datum(const std::vector<std::string>& values, Oid element_type);
 

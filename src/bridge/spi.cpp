@@ -139,6 +139,20 @@ std::vector<std::optional<std::string>> text_array_value(uint64 row, int column)
   return text_array_elements(datum);
 }
 
+std::optional<int32> optional_int32_value(uint64 row, int column) {
+  bool is_null = false;
+  const Datum datum = value(row, column, &is_null);
+  if (is_null) return std::nullopt;
+  return DatumGetInt32(datum);
+}
+
+std::optional<Interval> interval_value(uint64 row, int column) {
+  bool is_null = false;
+  const Datum datum = value(row, column, &is_null);
+  if (is_null) return std::nullopt;
+  return *DatumGetIntervalP(datum);  // by reference: copied out of the tuple
+}
+
 Oid oid_value(uint64 row, int column) {
   bool is_null = false;
   const Datum datum = value(row, column, &is_null);

@@ -33,8 +33,10 @@ struct RunRow {
   bool started_at_null = false;
   Datum last_activity_at = 0;  // timestamptz
   int32 stuck_minutes = 0;
-  const char* reason = "timeout";
-  Datum run = 0;  // jsonb: the whole row
+  Datum reason = 0;  // text: timeout, owner_gone, max_runtime, progress_complete, requeued
+  Datum action = 0;  // text: fail, complete, requeue
+  Datum run = 0;     // jsonb: the whole row
+  Datum previous_values = 0;  // jsonb (recover only): other columns' values before
 };
 using RowSink = std::function<void(const RunRow&)>;
 
