@@ -89,12 +89,20 @@ CREATE FUNCTION recovery.watch(
     on_stuck         text     DEFAULT 'fail',
     attempts_column  name     DEFAULT NULL,
     max_attempts     integer  DEFAULT NULL,
-    requeue_status   text     DEFAULT 'PENDING')
+    requeue_status   text     DEFAULT 'PENDING',
+    create_index     boolean  DEFAULT false)
 RETURNS boolean
 LANGUAGE c VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'recovery_watch';
 COMMENT ON FUNCTION recovery.watch IS 'Register (or update) a run table; NULL columns are detected. True when newly watched.';
+
+CREATE FUNCTION recovery.index_advice(run_table regclass)
+RETURNS text
+LANGUAGE c VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'recovery_index_advice';
+COMMENT ON FUNCTION recovery.index_advice IS 'The CREATE INDEX statement that lets recovery read only active runs';
 
 CREATE FUNCTION recovery.unwatch(run_table regclass)
 RETURNS boolean

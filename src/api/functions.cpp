@@ -7,6 +7,7 @@
 #include "core/error.hpp"
 #include "engine/claims.hpp"
 #include "engine/engine.hpp"
+#include "engine/indexing.hpp"
 #include "engine/undo.hpp"
 #include "registry/registry.hpp"
 
@@ -59,9 +60,19 @@ RECOVERY_FUNCTION(recovery_watch) {
   args.attempts_column = name_arg(fcinfo, 13);
   if (!PG_ARGISNULL(14)) args.max_attempts = PG_GETARG_INT32(14);
   args.requeue_status = text_arg(fcinfo, 15);
+  const bool make_index = !PG_ARGISNULL(16) && PG_GETARG_BOOL(16);
 
   pg::SpiConnection spi;
   const bool inserted = registry::watch(args);
+  const registry::Watched table = std::move(registry::load(args.relid).front());
+  if (make_index) {
+    engine::create_index(table);
+  } else if (!engine::index_serves(table)) {
+    pg::report(NOTICE, "recovery: no index serves the stuck-run search on " + table.name,
+               "Each check then reads the whole table.",
+               "Create one with: " + engine::index_advice(table) +
+                   "; or call recovery.watch(..., create_index => true).");
+  }
   spi.finish();
   PG_RETURN_BOOL(inserted);
 }
@@ -153,4 +164,14 @@ RECOVERY_FUNCTION(recovery_undo) {
   const bool undone = engine::undo(PG_GETARG_INT64(0));
   spi.finish();
   PG_RETURN_BOOL(undone);
+}
+
+// index_advice(run_table): STRICT.
+RECOVERY_FUNCTION(recovery_index_advice) {
+  pg::SpiConnection spi;
+  const auto tables = registry::load(PG_GETARG_OID(0));
+  const std::string statement = tables.empty() ? std::string() : engine::index_advice(tables.front());
+  spi.finish();
+  if (statement.empty()) PG_RETURN_NULL();
+  PG_RETURN_DATUM(pg::text_datum(statement));
 }

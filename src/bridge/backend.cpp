@@ -7,6 +7,7 @@ extern "C" {
 #include "catalog/pg_class.h"
 #include "commands/async.h"
 #include "postmaster/bgworker.h"
+#include "storage/proc.h"
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/guc.h"
@@ -198,6 +199,21 @@ Datum text_array_datum(const std::vector<std::string>& values) {
 void notify(const char* channel, const char* payload) {
   guard([&] { Async_Notify(channel, payload); });
 }
+
+void with_settings(const std::vector<std::pair<const char*, std::string>>& settings,
+                   const std::function<void()>& fn) {
+  const int level = guard([] { return NewGUCNestLevel(); });
+  for (const auto& [name, value] : settings) {
+    guard([&] {
+      (void)set_config_option(name, value.c_str(), PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+                              true, 0, false);
+    });
+  }
+  fn();  // on an exception the (sub)transaction abort pops the nest level
+  guard([&] { AtEOXact_GUC(true, level); });
+}
+
+int current_lock_timeout_ms() { return LockTimeout; }
 
 void notify(const char* channel, const std::vector<Datum>& payloads) {
   guard([&] {

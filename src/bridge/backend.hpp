@@ -2,6 +2,8 @@
 // catalogs, identities, messages. Each hides one PostgreSQL call behind guard().
 #pragma once
 
+#include <functional>
+
 #include "bridge/guard.hpp"
 
 namespace recovery::pg {
@@ -72,6 +74,12 @@ void as_role(Oid role, Fn&& fn, bool restricted = false) {
   }
   SetUserIdAndSecContext(saved_user, saved_context);
 }
+
+// Runs fn() with configuration parameters set as a function's SET clause
+// would: they revert when fn() returns (and with the transaction on error).
+void with_settings(const std::vector<std::pair<const char*, std::string>>& settings,
+                   const std::function<void()>& fn);
+int current_lock_timeout_ms();
 
 void notify(const char* channel, const char* payload);
 // NOTIFY `channel` once per text Datum payload.

@@ -82,12 +82,14 @@ TimeKind last_activity_kind(const RunTable& table) {
 
 namespace {
 
-std::string column(const std::string& name, Quoter quote) { return "t." + quote(name); }
+std::string column(const std::string& name, Quoter quote, const char* alias = "t.") {
+  return alias + quote(name);
+}
 
 // A time column as the kind `target`; plain timestamps are UTC.
-std::string time_as(const TimeColumn& col, TimeKind target, Quoter quote) {
-  if (col.kind == target) return column(col.name, quote);
-  return "(" + column(col.name, quote) + " AT TIME ZONE 'UTC')";
+std::string time_as(const TimeColumn& col, TimeKind target, Quoter quote, const char* alias) {
+  if (col.kind == target) return column(col.name, quote, alias);
+  return "(" + column(col.name, quote, alias) + " AT TIME ZONE 'UTC')";
 }
 
 // The plain timeout rule; the whole predicate when no claims are consulted
@@ -178,11 +180,29 @@ std::vector<std::string> overwritten_columns(const RunTable& table) {
   return cols;
 }
 
-std::string last_activity_expr(const RunTable& table, Quoter quote) {
-  if (!table.activity) return column(table.started.name, quote);
+namespace {
+std::string last_activity_of(const RunTable& table, Quoter quote, const char* alias) {
+  if (!table.activity) return column(table.started.name, quote, alias);
   const TimeKind kind = last_activity_kind(table);
-  return "GREATEST(" + time_as(table.started, kind, quote) + ", " +
-         time_as(*table.activity, kind, quote) + ")";
+  return "GREATEST(" + time_as(table.started, kind, quote, alias) + ", " +
+         time_as(*table.activity, kind, quote, alias) + ")";
+}
+}  // namespace
+
+std::string last_activity_expr(const RunTable& table, Quoter quote) {
+  return last_activity_of(table, quote, "t.");
+}
+
+std::string index_statement(const RunTable& table, const std::string& index_name, Quoter quote,
+                            Quoter quote_literal) {
+  // DDL cannot take parameters: the labels go in as quoted literals.
+  std::string labels;
+  for (const auto& status : table.active_statuses) {
+    labels += (labels.empty() ? "" : ", ") + quote_literal(status);
+  }
+  return "CREATE INDEX IF NOT EXISTS " + quote(index_name) + " ON " + table.qualified_name +
+         " ((" + last_activity_of(table, quote, "") + ")) WHERE " + quote(table.status_column) +
+         " IN (" + labels + ")";
 }
 
 std::string find_query(const RunTable& table, Claims claims, Quoter quote) {

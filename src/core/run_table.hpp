@@ -125,6 +125,11 @@ std::vector<std::string> overwritten_columns(const RunTable& table);
 // One row if the table has any stuck run (for the privilege pre-check).
 std::string exists_query(const RunTable& table, Claims claims, Quoter quote);
 
+// The partial index that serves the stuck-run predicate: active rows only,
+// keyed by last activity, so finding stuck runs reads only active rows.
+std::string index_statement(const RunTable& table, const std::string& index_name, Quoter quote,
+                            Quoter quote_literal);
+
 // Whole minutes between `last` and `now` (microseconds since any epoch),
 // clamped to the int32 range, never negative.
 int32_t whole_minutes(int64_t now_usec, int64_t last_usec);

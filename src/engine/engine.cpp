@@ -6,6 +6,7 @@
 #include "engine/access.hpp"
 #include "engine/claims.hpp"
 #include "engine/history.hpp"
+#include "worker/settings.hpp"
 
 extern "C" {
 #include "utils/datetime.h"
@@ -36,7 +37,39 @@ TimestampTz minus(TimestampTz now, const Interval& span) {
   });
 }
 
-// The parameters $1..$13 every statement of core/run_table.hpp gets.
+// Reads the seven leading result columns of find_query/recover_query.
+RunRow read_row(const registry::Watched& table, const Clock& clock, uint64 row) {
+  RunRow r;
+  r.table = &table;
+  bool is_null = false;
+  r.run_id = pg::value(row, 1, &is_null);
+  r.status = pg::value(row, 2, &is_null);
+  r.started_at = pg::value(row, 3, &r.started_at_null);
+  r.last_activity_at = pg::value(row, 4, &is_null);
+  r.run = pg::value(row, 5, &is_null);
+  r.reason = pg::value(row, 6, &is_null);
+  r.action = pg::value(row, 7, &is_null);
+  r.stuck_minutes = core::whole_minutes(clock.now, DatumGetTimestampTz(r.last_activity_at));
+  return r;
+}
+
+// Bounds any lock wait of the table's statements by recovery.lock_timeout,
+// unless the session already has a shorter one.
+void with_lock_timeout(const std::function<void()>& fn) {
+  const int session = pg::current_lock_timeout_ms();
+  if (session > 0 && session <= settings::lock_timeout_ms) {
+    fn();
+    return;
+  }
+  pg::with_settings({{"lock_timeout", std::to_string(settings::lock_timeout_ms) + "ms"}}, fn);
+}
+
+core::Claims claims_of(const registry::Watched& w) {
+  return claims::table_has_claims(w.relid) ? core::Claims::kConsult : core::Claims::kIgnore;
+}
+
+}  // namespace
+
 std::vector<pg::Param> statement_params(const registry::Watched& w, const Clock& clock,
                                         std::optional<int64> limit) {
   const core::RunTable& t = w.table;
@@ -58,28 +91,6 @@ std::vector<pg::Param> statement_params(const registry::Watched& w, const Clock&
       pg::param(TEXTARRAYOID, pg::text_array_datum(core::overwritten_columns(t))),
   };
 }
-
-// Reads the seven leading result columns of find_query/recover_query.
-RunRow read_row(const registry::Watched& table, const Clock& clock, uint64 row) {
-  RunRow r;
-  r.table = &table;
-  bool is_null = false;
-  r.run_id = pg::value(row, 1, &is_null);
-  r.status = pg::value(row, 2, &is_null);
-  r.started_at = pg::value(row, 3, &r.started_at_null);
-  r.last_activity_at = pg::value(row, 4, &is_null);
-  r.run = pg::value(row, 5, &is_null);
-  r.reason = pg::value(row, 6, &is_null);
-  r.action = pg::value(row, 7, &is_null);
-  r.stuck_minutes = core::whole_minutes(clock.now, DatumGetTimestampTz(r.last_activity_at));
-  return r;
-}
-
-core::Claims claims_of(const registry::Watched& w) {
-  return claims::table_has_claims(w.relid) ? core::Claims::kConsult : core::Claims::kIgnore;
-}
-
-}  // namespace
 
 Clock clock_for(const Interval* timeout, const char* argument) {
   if (timeout == nullptr) core::validate_timeout(true, 0, argument);
@@ -134,7 +145,7 @@ uint64 recover_table(const registry::Watched& w, const Clock& clock, std::option
   const history::Writer writer;  // records the caller, before any identity switch
   const std::string sql = core::recover_query(w.table, claims, pg::quote_ident);
   uint64 total = 0;
-  with_table_code_user(w, [&] {
+  with_lock_timeout([&] { with_table_code_user(w, [&] {
     pg::Cursor cursor(sql, params, false);
     for (;;) {
       const uint64 rows = cursor.fetch(kChunkRows);
@@ -153,7 +164,7 @@ uint64 recover_table(const registry::Watched& w, const Clock& clock, std::option
       total += rows;
     }
     cursor.close();
-  });
+  }); });
   return total;
 }
 

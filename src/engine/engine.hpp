@@ -5,7 +5,7 @@
 
 #include <functional>
 
-#include "bridge/postgres.hpp"
+#include "bridge/spi.hpp"
 #include "registry/registry.hpp"
 
 namespace recovery::engine {
@@ -39,6 +39,10 @@ struct RunRow {
   Datum previous_values = 0;  // jsonb (recover only): other columns' values before
 };
 using RowSink = std::function<void(const RunRow&)>;
+
+// The parameters ($1..$13) every statement of core/run_table.hpp gets.
+std::vector<pg::Param> statement_params(const registry::Watched& table, const Clock& clock,
+                                        std::optional<int64> limit);
 
 // Feeds every stuck run of `table` to `sink`, oldest first. Changes nothing.
 uint64 find_in_table(const registry::Watched& table, const Clock& clock, const RowSink& sink);

@@ -250,7 +250,7 @@ std::vector<Watched> load(std::optional<Oid> only) {
     params.push_back(pg::param(REGCLASSOID, ObjectIdGetDatum(*only)));
   }
   sql += " ORDER BY table_name, run_table";
-  const uint64 rows = pg::execute(sql, params, true);
+  const uint64 rows = pg::execute(sql, params, false);  // sees this transaction's own changes
   if (only && rows == 0) {
     const std::string name =
         pg::relation_name(*only).value_or("with OID " + std::to_string(*only));

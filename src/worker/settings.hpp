@@ -11,6 +11,7 @@ extern int naptime_seconds;    // recovery.naptime
 extern int timeout_minutes;    // recovery.timeout
 extern int batch_size;         // recovery.batch_size
 extern int history_retention_minutes;  // recovery.history_retention (0 keeps all)
+extern int lock_timeout_ms;    // recovery.lock_timeout
 
 void define();
 

@@ -208,6 +208,14 @@ TEST(Actions, RequeueCountsEveryAttemptAndTouchesActivity) {
       << sql;
 }
 
+TEST(IndexStatement, PartialOnActiveStatusesKeyedByLastActivity) {
+  auto literal = [](const std::string& v) { return "'" + v + "'"; };
+  EXPECT_EQ(index_statement(prisma_table(), "runs_recovery_idx", quote, literal),
+            "CREATE INDEX IF NOT EXISTS \"runs_recovery_idx\" ON public.qualification_runs "
+            "((GREATEST(\"createdAt\", \"updatedAt\"))) WHERE \"status\" IN ('PENDING', "
+            "'PROCESSING')");
+}
+
 TEST(WholeMinutes, FloorsAndClamps) {
   constexpr int64_t kMinute = 60'000'000;
   EXPECT_EQ(whole_minutes(45 * kMinute + 59'000'000, 0), 45);
