@@ -129,28 +129,21 @@ RECOVERY_FUNCTION(recovery_recover_stuck_runs) {
   return static_cast<Datum>(0);
 }
 
-// claim(run_table, run_id) / release(run_table, run_id)
-RECOVERY_FUNCTION(recovery_claim) {
+// claim(run_table, run_id) / release(run_table, run_id): the same call shape.
+static Datum claim_call(FunctionCallInfo fcinfo, bool (*operation)(Oid, const std::string&)) {
   if (PG_ARGISNULL(0) || PG_ARGISNULL(1)) {
     throw Error(sqlstate::kNullValueNotAllowed, "run_table and run_id must not be NULL");
   }
   const std::string run_id = *text_arg(fcinfo, 1);
   pg::SpiConnection spi;
-  const bool claimed = claims::claim(PG_GETARG_OID(0), run_id);
+  const bool done = operation(PG_GETARG_OID(0), run_id);
   spi.finish();
-  PG_RETURN_BOOL(claimed);
+  PG_RETURN_BOOL(done);
 }
 
-RECOVERY_FUNCTION(recovery_release) {
-  if (PG_ARGISNULL(0) || PG_ARGISNULL(1)) {
-    throw Error(sqlstate::kNullValueNotAllowed, "run_table and run_id must not be NULL");
-  }
-  const std::string run_id = *text_arg(fcinfo, 1);
-  pg::SpiConnection spi;
-  const bool released = claims::release(PG_GETARG_OID(0), run_id);
-  spi.finish();
-  PG_RETURN_BOOL(released);
-}
+RECOVERY_FUNCTION(recovery_claim) { return claim_call(fcinfo, claims::claim); }
+
+RECOVERY_FUNCTION(recovery_release) { return claim_call(fcinfo, claims::release); }
 
 // backend_alive(pid, backend_start): STRICT.
 RECOVERY_FUNCTION(recovery_backend_alive) {
