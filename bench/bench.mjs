@@ -302,6 +302,12 @@ async function checks(db, stuck) {
   plans['recovery.find_stuck_runs (engine statement)'] = ext.filter((e) => e.kind === 'find query').map((e) => e.text).join('\n');
   plans['recovery.recover_stuck_runs (engine statement)'] = ext.filter((e) => e.kind === 'recover query').map((e) => e.text).join('\n');
   for (const [k, v] of Object.entries(plans)) plansLog.push(`===== ${k}\n${v}\n`);
+  // Per-node times (EXPLAIN ANALYZE with TIMING ON) of every statement the
+  // extension runs, and of the hand-written ones, warmed up first.
+  await autoExplain(db, [Q.findExt, Q.findHand, Q.recoverExt, Q.recoverHand]);
+  for (const e of await autoExplain(db, [Q.findExt, Q.findHand, Q.recoverExt, Q.recoverHand], { timing: true })) {
+    plansLog.push(`===== timed: ${e.kind} of ${e.statement.split('\n')[0]}\n${e.text}\n`);
+  }
   const idx = (p) => /qualification_runs_stuck_idx/.test(p);
   const seq = (p) => /Seq Scan on qualification_runs/.test(p);
   say(`- EXPLAIN: engine find uses qualification_runs_stuck_idx: ${idx(plans['recovery.find_stuck_runs (engine statement)']) ? 'yes' : 'NO'}; hand-written find: ${idx(plans['hand-written find']) ? 'yes' : 'NO'}; engine recover: ${idx(plans['recovery.recover_stuck_runs (engine statement)']) ? 'yes' : 'NO'}; hand-written recover: ${idx(plans['hand-written recover']) ? 'yes' : 'NO'}; seed bare UPDATE: ${idx(plans['seed bare UPDATE']) ? 'yes' : 'no'}; seed SELECT with indexes off: ${seq(plans['seed SELECT, no index']) ? 'Seq Scan' : 'NOT a seq scan'}; seed SELECT with indexes allowed: ${idx(plans['seed SELECT, index allowed']) ? 'uses the partial index' : 'no index'} (plans: bench/out/plans.txt)`);
@@ -338,15 +344,17 @@ async function checks(db, stuck) {
     listener.on('notification', on);
     const rows = (await c.query(sql)).rowCount;
     const h = Number((await one(db, `SELECT count(*) AS n FROM ${history}`)).n);
+    // One history row, less what differs between two calls.
+    const sample = (await one(db, `SELECT to_jsonb(h) - 'id' - 'recovered_at' - 'stuck_minutes' - 'application_name' AS j FROM ${history} h ORDER BY run_id LIMIT 1`))?.j;
     const t = Date.now();
     while (n < rows && Date.now() - t < 5000) await new Promise((r) => setTimeout(r, 50));
     listener.off('notification', on);
     await prepare(db, stuck);
-    return { rows, h, n, payload };
+    return { rows, h, n, payload, sample: JSON.stringify(sample) };
   };
   const ce = await count(Q.recoverExt, 'recovery.history');
   const ch = await count(Q.recoverHand, 'bench.history');
-  say(`- committed recover: extension ${ce.rows} runs, ${ce.h} history rows, ${ce.n} notifications; hand-written ${ch.rows} runs, ${ch.h} history rows, ${ch.n} notifications; payloads alike: ${ce.payload !== null && Object.keys(JSON.parse(ce.payload)).join() === Object.keys(JSON.parse(ch.payload)).join() ? 'yes' : '**NO**'}`);
+  say(`- committed recover: extension ${ce.rows} runs, ${ce.h} history rows, ${ce.n} notifications; hand-written ${ch.rows} runs, ${ch.h} history rows, ${ch.n} notifications; payloads alike: ${ce.payload !== null && Object.keys(JSON.parse(ce.payload)).join() === Object.keys(JSON.parse(ch.payload)).join() ? 'yes' : '**NO**'}; history rows alike: ${ce.sample === ch.sample ? 'yes' : `**NO** (${ce.sample} vs ${ch.sample})`}`);
   await listener.end();
   const workers = await q(db, "SELECT pid FROM pg_stat_activity WHERE backend_type = 'recovery worker'");
   say(`- recovery worker processes running: ${workers.rowCount} (bench/run starts the cluster with recovery.enabled = off; each scenario checks that the stuck runs did not change under it)`);
@@ -355,13 +363,13 @@ async function checks(db, stuck) {
 
 // auto_explain on the given statements (each in a rolled-back transaction):
 // [{kind, ms, text}] for the engine's nested statements and the top level.
-async function autoExplain(db, statements) {
+async function autoExplain(db, statements, { timing = false } = {}) {
   const c = new pg.Client({ database: db, application_name: 'bench' });
   await c.connect();
   const notices = [];
   c.on('notice', (n) => notices.push(n.message));
   for (const s of ["LOAD 'auto_explain'", 'SET auto_explain.log_min_duration = 0', 'SET auto_explain.log_nested_statements = on',
-    'SET auto_explain.log_analyze = on', 'SET auto_explain.log_timing = off', 'SET auto_explain.log_buffers = on',
+    'SET auto_explain.log_analyze = on', `SET auto_explain.log_timing = ${timing ? 'on' : 'off'}`, 'SET auto_explain.log_buffers = on',
     'SET auto_explain.log_level = notice', 'SET client_min_messages = notice']) {
     await c.query(s);
   }
