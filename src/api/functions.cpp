@@ -23,7 +23,8 @@ std::optional<std::string> name_arg(FunctionCallInfo fcinfo, int n) {
 std::optional<std::string> text_arg(FunctionCallInfo fcinfo, int n) {
   if (PG_ARGISNULL(n)) return std::nullopt;
   const Datum d = PG_GETARG_DATUM(n);
-  const text* t = pg::guard([&] { return pg_detoast_datum_packed((struct varlena*)DatumGetPointer(d)); });
+  const text* t =
+      pg::guard([&] { return pg_detoast_datum_packed((struct varlena*)DatumGetPointer(d)); });
   return std::string(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
 }
 
@@ -35,7 +36,6 @@ std::optional<Oid> oid_arg(FunctionCallInfo fcinfo, int n) {
 engine::Clock clock_arg(FunctionCallInfo fcinfo, int n) {
   return engine::clock_for(PG_ARGISNULL(n) ? nullptr : PG_GETARG_INTERVAL_P(n));
 }
-
 
 }  // namespace
 
@@ -92,8 +92,15 @@ RECOVERY_FUNCTION(recovery_find_stuck_runs) {
   for (const auto& table : registry::load(oid_arg(fcinfo, 1))) {
     const Datum table_name = pg::text_datum(table.name);
     engine::find_in_table(table, clock, [&](const engine::RunRow& r) {
-      Datum values[9] = {table_name,       r.run_id, r.status, r.started_at, r.last_activity_at,
-                         Int32GetDatum(r.stuck_minutes), r.reason, r.run, r.action};
+      Datum values[9] = {table_name,
+                         r.run_id,
+                         r.status,
+                         r.started_at,
+                         r.last_activity_at,
+                         Int32GetDatum(r.stuck_minutes),
+                         r.reason,
+                         r.run,
+                         r.action};
       bool nulls[9] = {false, false, false, r.started_at_null, false, false, false, false, false};
       result.put(values, nulls);
     });
@@ -116,9 +123,10 @@ RECOVERY_FUNCTION(recovery_recover_stuck_runs) {
     const Datum table_name = pg::text_datum(table.name);
     const uint64 done =
         engine::recover_table(table, clock, remaining, [&](const engine::RunRow& r) {
-          Datum values[10] = {table_name, r.run_id,     r.status, r.new_status, r.started_at,
-                              Int32GetDatum(r.stuck_minutes), r.reason, recovered_at,
-                              r.run,      r.action};
+          Datum values[10] = {table_name,   r.run_id,     r.status,
+                              r.new_status, r.started_at, Int32GetDatum(r.stuck_minutes),
+                              r.reason,     recovered_at, r.run,
+                              r.action};
           bool nulls[10] = {false, false, false, false, r.started_at_null,
                             false, false, false, false, false};
           result.put(values, nulls);
@@ -163,7 +171,8 @@ RECOVERY_FUNCTION(recovery_undo) {
 RECOVERY_FUNCTION(recovery_index_advice) {
   pg::SpiConnection spi;
   const auto tables = registry::load(PG_GETARG_OID(0));
-  const std::string statement = tables.empty() ? std::string() : engine::index_advice(tables.front());
+  const std::string statement =
+      tables.empty() ? std::string() : engine::index_advice(tables.front());
   spi.finish();
   if (statement.empty()) PG_RETURN_NULL();
   PG_RETURN_DATUM(pg::text_datum(statement));

@@ -8,16 +8,9 @@
 
 namespace recovery::core {
 
-const std::vector<std::string> kStartedCandidates = {"createdAt", "created_at", "startedAt",
-                                                     "started_at"};
-const std::vector<std::string> kActivityCandidates = {"updatedAt", "updated_at", "heartbeatAt",
-                                                      "heartbeat_at"};
-const std::vector<std::string> kFinishedCandidates = {"completedAt", "completed_at",
-                                                      "finishedAt", "finished_at"};
-
 std::optional<std::string> detect_column(const std::vector<std::string>& columns,
-                                         const std::vector<std::string>& candidates) {
-  for (const auto& candidate : candidates) {
+                                         const Candidates& candidates) {
+  for (const char* candidate : candidates) {
     if (std::find(columns.begin(), columns.end(), candidate) != columns.end()) return candidate;
   }
   return std::nullopt;
@@ -63,8 +56,7 @@ void validate_timeout(bool is_null, int64_t span_usec, const char* argument) {
                                : "Pass an age, for example '90 days'.";
   if (is_null) throw Error(sqlstate::kNullValueNotAllowed, name + " must not be NULL", {}, hint);
   if (span_usec <= 0) {
-    throw Error(sqlstate::kInvalidParameterValue, name + " must be a positive interval", {},
-                hint);
+    throw Error(sqlstate::kInvalidParameterValue, name + " must be a positive interval", {}, hint);
   }
 }
 
@@ -128,8 +120,8 @@ std::string action_expr(const RunTable& table, Quoter quote) {
          " THEN 'complete'";
   }
   if (table.requeue && table.attempts_column) {
-    e += " WHEN COALESCE(" + column(*table.attempts_column, quote) +
-         ", 0) + 1 < $10 THEN 'requeue'";
+    e +=
+        " WHEN COALESCE(" + column(*table.attempts_column, quote) + ", 0) + 1 < $10 THEN 'requeue'";
   }
   if (e == "CASE") return "'fail'::pg_catalog.text";
   return e + " ELSE 'fail' END";
@@ -155,17 +147,18 @@ std::string stuck_where(const RunTable& table, Claims claims, Quoter quote) {
 
 // The reason as reported: complete and requeue name themselves.
 std::string reported_reason(const std::string& reason, const std::string& action) {
-  return "CASE " + action + " WHEN 'complete' THEN 'progress_complete' WHEN 'requeue' THEN "
-         "'requeued' ELSE " + reason + " END";
+  return "CASE " + action +
+         " WHEN 'complete' THEN 'progress_complete' WHEN 'requeue' THEN "
+         "'requeued' ELSE " +
+         reason + " END";
 }
 
 // The seven leading result columns, with `status` naming where the status is read.
 std::string result_columns(const RunTable& table, Quoter quote, const std::string& status,
                            const std::string& reason, const std::string& action) {
-  return column(table.id_column, quote) + "::pg_catalog.text, " + status +
-         "::pg_catalog.text, " + column(table.started.name, quote) + ", " +
-         last_activity_expr(table, quote) + ", pg_catalog.to_jsonb(t.*), " +
-         reported_reason(reason, action) + ", " + action;
+  return column(table.id_column, quote) + "::pg_catalog.text, " + status + "::pg_catalog.text, " +
+         column(table.started.name, quote) + ", " + last_activity_expr(table, quote) +
+         ", pg_catalog.to_jsonb(t.*), " + reported_reason(reason, action) + ", " + action;
 }
 
 }  // namespace
@@ -200,15 +193,14 @@ std::string index_statement(const RunTable& table, const std::string& index_name
   for (const auto& status : table.active_statuses) {
     labels += (labels.empty() ? "" : ", ") + quote_literal(status);
   }
-  return "CREATE INDEX IF NOT EXISTS " + quote(index_name) + " ON " + table.qualified_name +
-         " ((" + last_activity_of(table, quote, "") + ")) WHERE " + quote(table.status_column) +
-         " IN (" + labels + ")";
+  return "CREATE INDEX IF NOT EXISTS " + quote(index_name) + " ON " + table.qualified_name + " ((" +
+         last_activity_of(table, quote, "") + ")) WHERE " + quote(table.status_column) + " IN (" +
+         labels + ")";
 }
 
 std::string find_query(const RunTable& table, Claims claims, Quoter quote) {
   return "SELECT " +
-         result_columns(table, quote, column(table.status_column, quote), "r.reason",
-                        "r.action") +
+         result_columns(table, quote, column(table.status_column, quote), "r.reason", "r.action") +
          " FROM " + stuck_from(table, claims, quote) + " WHERE " +
          stuck_where(table, claims, quote) + " ORDER BY " + last_activity_expr(table, quote) +
          ", 1";
@@ -238,8 +230,8 @@ std::string recover_query(const RunTable& table, Claims claims, Quoter quote) {
     set += ", " + attempts + " = COALESCE(t." + attempts + ", 0) + 1";
     if (table.activity) {
       const std::string activity = quote(table.activity->name);
-      set += ", " + activity + " = CASE WHEN s.action = 'requeue' THEN $12 ELSE t." +
-             activity + " END";
+      set += ", " + activity + " = CASE WHEN s.action = 'requeue' THEN $12 ELSE t." + activity +
+             " END";
     }
   }
 
@@ -262,8 +254,10 @@ std::string recover_query(const RunTable& table, Claims claims, Quoter quote) {
   } else {
     recheck += "(s.reason <> 'timeout' OR (" + timeout_predicate(table, quote);
     if (claims == Claims::kConsult) {
-      recheck += " AND NOT EXISTS (SELECT 1 FROM recovery.claims AS c2 WHERE c2.run_table = "
-                 "$11 AND c2.run_id = " + id + "::pg_catalog.text)";
+      recheck +=
+          " AND NOT EXISTS (SELECT 1 FROM recovery.claims AS c2 WHERE c2.run_table = "
+          "$11 AND c2.run_id = " +
+          id + "::pg_catalog.text)";
     }
     recheck += "))";
   }
@@ -279,12 +273,12 @@ std::string recover_query(const RunTable& table, Claims claims, Quoter quote) {
          " LIMIT $5 FOR NO KEY UPDATE OF t SKIP LOCKED) UPDATE " + table.qualified_name +
          " AS t SET " + set + " FROM stuck AS s WHERE t.tableoid = s.run_tableoid AND " + id +
          " = s.run_key AND " + recheck + " RETURNING " +
-         result_columns(table, quote, "s.previous_status", "s.reason", "s.action") + ", " +
-         status +
+         result_columns(table, quote, "s.previous_status", "s.reason", "s.action") + ", " + status +
          "::pg_catalog.text, pg_catalog.jsonb_build_object('run_table', $6::pg_catalog.text, "
          "'run_id', " +
-         id + "::pg_catalog.text, 'previous_status', s.previous_status::pg_catalog.text, "
-              "'new_status', " +
+         id +
+         "::pg_catalog.text, 'previous_status', s.previous_status::pg_catalog.text, "
+         "'new_status', " +
          status + "::pg_catalog.text)::pg_catalog.text, s.previous_values";
 }
 

@@ -6,6 +6,7 @@
 // always $n parameters whose types the engine passes to SPI.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -41,11 +42,11 @@ struct RunTable {
   std::string failed_status;
 
   // Beyond timeouts (all optional).
-  bool has_max_runtime = false;             // a hard limit: $7 is its cutoff
+  bool has_max_runtime = false;                // a hard limit: $7 is its cutoff
   std::optional<std::string> progress_column;  // with total_column: finished
   std::optional<std::string> total_column;     // work is completed, not failed
   std::string completed_status = "COMPLETED";
-  bool requeue = false;                     // on_stuck = 'requeue'
+  bool requeue = false;                        // on_stuck = 'requeue'
   std::optional<std::string> attempts_column;  // required with requeue
   std::string requeue_status = "PENDING";
 };
@@ -57,14 +58,19 @@ enum class Claims { kIgnore, kConsult };
 // Quotes one identifier; the backend passes quote_identifier().
 using Quoter = std::string (*)(const std::string&);
 
-// Candidate column names, first match wins (the contract).
-extern const std::vector<std::string> kStartedCandidates;
-extern const std::vector<std::string> kActivityCandidates;
-extern const std::vector<std::string> kFinishedCandidates;
+// Candidate column names, first match wins. Plain arrays: no C++ global
+// with a destructor (PostgreSQL ends processes with exit()).
+using Candidates = std::array<const char*, 4>;
+inline constexpr Candidates kStartedCandidates = {"createdAt", "created_at", "startedAt",
+                                                  "started_at"};
+inline constexpr Candidates kActivityCandidates = {"updatedAt", "updated_at", "heartbeatAt",
+                                                   "heartbeat_at"};
+inline constexpr Candidates kFinishedCandidates = {"completedAt", "completed_at", "finishedAt",
+                                                   "finished_at"};
 
 // First candidate present in `columns` (exact, case-sensitive), if any.
 std::optional<std::string> detect_column(const std::vector<std::string>& columns,
-                                         const std::vector<std::string>& candidates);
+                                         const Candidates& candidates);
 
 // Throws Error(22023/22004) unless the statuses are usable: at least one
 // active status, no empty or duplicate label, and the failed status is not

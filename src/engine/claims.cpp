@@ -64,14 +64,14 @@ bool claim(Oid relid, const std::string& run_id) {
   // id column's own type so its index serves and '007' finds 7.
   std::optional<std::string> canonical;
   engine::with_table_code_user(w, [&] {
-    const uint64 rows = pg::execute(
-        "SELECT t." + pg::quote_ident(t.id_column) + "::pg_catalog.text FROM " + w.name +
-            " AS t WHERE t." + pg::quote_ident(t.id_column) + " = $1 AND t." +
-            pg::quote_ident(t.status_column) + " = ANY ($2)",
-        {pg::param(w.id_type, pg::typed_datum(w.id_type, run_id)),
-         pg::param(pg::array_type_of(w.status_type),
-                   pg::array_datum(t.active_statuses, w.status_type))},
-        false);
+    const uint64 rows =
+        pg::execute("SELECT t." + pg::quote_ident(t.id_column) + "::pg_catalog.text FROM " +
+                        w.name + " AS t WHERE t." + pg::quote_ident(t.id_column) + " = $1 AND t." +
+                        pg::quote_ident(t.status_column) + " = ANY ($2)",
+                    {pg::param(w.id_type, pg::typed_datum(w.id_type, run_id)),
+                     pg::param(pg::array_type_of(w.status_type),
+                               pg::array_datum(t.active_statuses, w.status_type))},
+                    false);
     if (rows > 0) canonical = pg::text_value(0, 1);
   });
   if (!canonical) return false;
@@ -146,7 +146,8 @@ uint64 forget_finished(const registry::Watched& w) {
   engine::with_table_code_user(w, [&] {
     const uint64 rows = pg::execute(
         "SELECT c.run_id FROM recovery.claims AS c WHERE c.run_table = $1 AND EXISTS (SELECT 1 "
-        "FROM " + w.name + " AS t WHERE t." + pg::quote_ident(t.id_column) + " = CAST(c.run_id AS " +
+        "FROM " +
+            w.name + " AS t WHERE t." + pg::quote_ident(t.id_column) + " = CAST(c.run_id AS " +
             pg::type_name(w.id_type) + ") AND t." + pg::quote_ident(t.status_column) +
             " = ANY ($2))",
         {pg::param(REGCLASSOID, ObjectIdGetDatum(w.relid)),

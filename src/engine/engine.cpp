@@ -32,8 +32,8 @@ pg::Param status_param(const registry::Watched& w, bool wanted, const std::strin
 // now - interval on the UTC calendar (see Clock).
 TimestampTz minus(TimestampTz now, const Interval& span) {
   return pg::guard([&] {
-    return DatumGetTimestamp(DirectFunctionCall2(timestamp_mi_interval, TimestampGetDatum(now),
-                                                 PointerGetDatum(&span)));
+    return DatumGetTimestamp(
+        DirectFunctionCall2(timestamp_mi_interval, TimestampGetDatum(now), PointerGetDatum(&span)));
   });
 }
 
@@ -75,7 +75,8 @@ std::vector<pg::Param> statement_params(const registry::Watched& w, const Clock&
   const core::RunTable& t = w.table;
   const Oid activity_type = w.activity_type != InvalidOid ? w.activity_type : TIMESTAMPTZOID;
   return {
-      pg::param(pg::array_type_of(w.status_type), pg::array_datum(t.active_statuses, w.status_type)),
+      pg::param(pg::array_type_of(w.status_type),
+                pg::array_datum(t.active_statuses, w.status_type)),
       time_param(w.last_activity_type, clock.cutoff),
       status_param(w, true, t.failed_status),
       time_param(t.finished ? w.finished_type : TIMESTAMPTZOID, clock.now),
@@ -145,26 +146,31 @@ uint64 recover_table(const registry::Watched& w, const Clock& clock, std::option
   const history::Writer writer;  // records the caller, before any identity switch
   const std::string sql = core::recover_query(w.table, claims, pg::quote_ident);
   uint64 total = 0;
-  with_lock_timeout([&] { with_table_code_user(w, [&] {
-    pg::Cursor cursor(sql, params, false);
-    for (;;) {
-      const uint64 rows = cursor.fetch(kChunkRows);
-      if (rows == 0) break;
-      history::Chunk history;
-      for (uint64 row = 0; row < rows; ++row) {
-        RunRow r = read_row(w, clock, row);
-        bool is_null = false;
-        r.new_status = pg::value(row, 8, &is_null);
-        r.previous_values = pg::value(row, 10, &is_null);
-        history.add(r, pg::value(row, 9, &is_null));
-        sink(r);
+  with_lock_timeout([&] {
+    with_table_code_user(w, [&] {
+      pg::Cursor cursor(sql, params, false);
+      pg::ScratchContext scratch;  // history arrays and payload copies: per chunk
+      for (;;) {
+        const uint64 rows = cursor.fetch(kChunkRows);
+        if (rows == 0) break;
+        scratch.run([&] {
+          history::Chunk history;
+          for (uint64 row = 0; row < rows; ++row) {
+            RunRow r = read_row(w, clock, row);
+            bool is_null = false;
+            r.new_status = pg::value(row, 8, &is_null);
+            r.previous_values = pg::value(row, 10, &is_null);
+            history.add(r, pg::value(row, 9, &is_null));
+            sink(r);
+          }
+          writer.write(w, history);
+          if (claims == core::Claims::kConsult) claims::forget(w.relid, history.run_ids);
+        });
+        total += rows;
       }
-      writer.write(w, history);
-      if (claims == core::Claims::kConsult) claims::forget(w.relid, history.run_ids);
-      total += rows;
-    }
-    cursor.close();
-  }); });
+      cursor.close();
+    });
+  });
   return total;
 }
 

@@ -67,9 +67,12 @@ int64 Writer::write_undo(const registry::Watched& w, const std::string& run_id,
                          const std::string& from_status, const std::string& to_status,
                          int64 undo_of) const {
   const std::vector<pg::Param> params = {
-      pg::param(TEXTOID, pg::text_datum(w.name)),   pg::param(TEXTOID, pg::text_datum(run_id)),
-      pg::param(TEXTOID, pg::text_datum(from_status)), pg::param(TEXTOID, pg::text_datum(to_status)),
-      pg::param(INT8OID, Int64GetDatum(undo_of)),   pg::param(TEXTOID, pg::text_datum(role_)),
+      pg::param(TEXTOID, pg::text_datum(w.name)),
+      pg::param(TEXTOID, pg::text_datum(run_id)),
+      pg::param(TEXTOID, pg::text_datum(from_status)),
+      pg::param(TEXTOID, pg::text_datum(to_status)),
+      pg::param(INT8OID, Int64GetDatum(undo_of)),
+      pg::param(TEXTOID, pg::text_datum(role_)),
       pg::param(TEXTOID, pg::text_datum(application_)),
   };
   int64 id = 0;

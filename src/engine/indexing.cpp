@@ -37,8 +37,6 @@ bool index_serves(const registry::Watched& w) {
   return plan.find("Seq Scan") == std::string::npos;
 }
 
-void create_index(const registry::Watched& w) {
-  pg::execute(index_advice(w), {}, false);
-}
+void create_index(const registry::Watched& w) { pg::execute(index_advice(w), {}, false); }
 
 }  // namespace recovery::engine

@@ -54,14 +54,14 @@ bool undo(int64 history_id) {
   const Oid relid = pg::oid_value(0, 1);
   if (!OidIsValid(relid)) {
     throw Error(sqlstate::kObjectNotInPrerequisiteState,
-                "cannot undo history row " + std::to_string(history_id) + ": table " +
-                    h.run_table + " no longer exists");
+                "cannot undo history row " + std::to_string(history_id) + ": table " + h.run_table +
+                    " no longer exists");
   }
   auto tables = registry::load(relid);
   if (tables.empty()) {
     throw Error(sqlstate::kObjectNotInPrerequisiteState,
-                "cannot undo history row " + std::to_string(history_id) + ": table " +
-                    h.run_table + " no longer fits its registration (see the warning)");
+                "cannot undo history row " + std::to_string(history_id) + ": table " + h.run_table +
+                    " no longer fits its registration (see the warning)");
   }
   const registry::Watched& w = tables.front();
   if (!may_update(w)) {
@@ -78,8 +78,9 @@ bool undo(int64 history_id) {
   for (size_t n = 0; n < columns.size(); ++n) {
     const std::string col = pg::quote_ident(columns[n]);
     // Only keys the history row has: a column it did not record stays as is.
-    set += ", " + col + " = CASE WHEN $2 ? $5[" + std::to_string(n + 1) + "] THEN r." + col +
-           " ELSE t." + col + " END";
+    set += ", " + col;
+    set += " = CASE WHEN $2 ? $5[" + std::to_string(n + 1) + "] THEN r." + col;
+    set += " ELSE t." + col + " END";
   }
   const std::vector<pg::Param> params = {
       pg::param(w.status_type, pg::typed_datum(w.status_type, h.previous_status)),

@@ -32,8 +32,6 @@ struct Registration {
   std::string requeue_status = "PENDING";
 };
 
-
-
 std::string quoted(const std::string& name) { return "\"" + name + "\""; }
 
 void require_table_kind(char kind, const std::string& name) {
@@ -144,8 +142,9 @@ Watched resolve(const Registration& reg) {
                     "enum type " + type + " of column " + quoted(reg.status_column) +
                         " has no label " + quoted(label),
                     {},
-                    "Add it with ALTER TYPE " + type + " ADD VALUE, or pass the statuses the "
-                    "type has.");
+                    "Add it with ALTER TYPE " + type +
+                        " ADD VALUE, or pass the statuses the "
+                        "type has.");
       }
     }
   } else {
@@ -161,28 +160,27 @@ Watched resolve(const Registration& reg) {
   t.started = time_column(reg.relid, w.name, reg.started_column, "started", &started_type);
   if (reg.activity_column) {
     Oid activity_type = InvalidOid;
-    t.activity =
-        time_column(reg.relid, w.name, *reg.activity_column, "activity", &activity_type);
+    t.activity = time_column(reg.relid, w.name, *reg.activity_column, "activity", &activity_type);
   }
   w.last_activity_type =
       core::last_activity_kind(t) == TimeKind::kTimestamp ? TIMESTAMPOID : TIMESTAMPTZOID;
   if (reg.finished_column) {
-    t.finished =
-        time_column(reg.relid, w.name, *reg.finished_column, "finished", &w.finished_type);
+    t.finished = time_column(reg.relid, w.name, *reg.finished_column, "finished", &w.finished_type);
     const AttrNumber finished_attnum = pg::column_number(reg.relid, *reg.finished_column);
     require_writable(reg.relid, finished_attnum, w.name, *reg.finished_column, "finished");
     w.updated_columns.push_back(finished_attnum);
   }
   w.id_type = pg::column_type(reg.relid, require_column(reg.relid, w.name, reg.id_column, "id"));
   w.started_type = started_type;
-  if (t.activity) w.activity_type = t.activity->kind == TimeKind::kTimestamp ? TIMESTAMPOID : TIMESTAMPTZOID;
+  if (t.activity)
+    w.activity_type = t.activity->kind == TimeKind::kTimestamp ? TIMESTAMPOID : TIMESTAMPTZOID;
 
   w.max_runtime = reg.max_runtime;
   t.has_max_runtime = reg.max_runtime.has_value();
   if (reg.progress_column || reg.total_column) {
     if (!reg.progress_column || !reg.total_column) {
-      throw Error(sqlstate::kInvalidParameterValue,
-                  "progress_column and total_column go together", {},
+      throw Error(sqlstate::kInvalidParameterValue, "progress_column and total_column go together",
+                  {},
                   "Pass both, for example progress_column => 'completed', total_column => "
                   "'totalProspects'.");
     }
@@ -211,22 +209,24 @@ Watched resolve(const Registration& reg) {
   // A column recovery writes must not be one it reads to decide.
   for (const auto* other : {&reg.started_column, &reg.id_column}) {
     if (*other == reg.status_column || (reg.finished_column && *other == *reg.finished_column)) {
-      throw Error(sqlstate::kInvalidParameterValue,
-                  "column " + quoted(*other) + " of table " + w.name +
-                      " is given for two different roles");
+      throw Error(
+          sqlstate::kInvalidParameterValue,
+          "column " + quoted(*other) + " of table " + w.name + " is given for two different roles");
     }
   }
-  if (reg.activity_column && (*reg.activity_column == reg.status_column ||
-                              (reg.finished_column && *reg.activity_column == *reg.finished_column))) {
-    throw Error(sqlstate::kInvalidParameterValue,
-                "column " + quoted(*reg.activity_column) + " of table " + w.name +
-                    " is given for two different roles");
+  if (reg.activity_column &&
+      (*reg.activity_column == reg.status_column ||
+       (reg.finished_column && *reg.activity_column == *reg.finished_column))) {
+    throw Error(sqlstate::kInvalidParameterValue, "column " + quoted(*reg.activity_column) +
+                                                      " of table " + w.name +
+                                                      " is given for two different roles");
   }
   return w;
 }
 
 std::vector<std::string> required(const std::vector<std::optional<std::string>>& values) {
   std::vector<std::string> result;
+  result.reserve(values.size());
   for (const auto& v : values) result.push_back(v.value_or(""));
   return result;
 }
@@ -252,8 +252,7 @@ std::vector<Watched> load(std::optional<Oid> only) {
   sql += " ORDER BY table_name, run_table";
   const uint64 rows = pg::execute(sql, params, false);  // sees this transaction's own changes
   if (only && rows == 0) {
-    const std::string name =
-        pg::relation_name(*only).value_or("with OID " + std::to_string(*only));
+    const std::string name = pg::relation_name(*only).value_or("with OID " + std::to_string(*only));
     throw Error(sqlstate::kObjectNotInPrerequisiteState,
                 "table " + name + " is not watched by recovery", {},
                 "Register it first: SELECT recovery.watch('" + name + "');");
@@ -290,10 +289,10 @@ std::vector<Watched> load(std::optional<Oid> only) {
       tables.push_back(resolve(reg));
     } catch (const Error& e) {
       const std::string name = pg::relation_name(reg.relid).value_or(registered_name);
-      pg::report(WARNING, "recovery: skipping watched table " + name + ": " + e.what(),
-                 e.detail(),
+      pg::report(WARNING, "recovery: skipping watched table " + name + ": " + e.what(), e.detail(),
                  "Fix the table, re-register it with recovery.watch(), or stop watching it "
-                 "with SELECT recovery.unwatch(" + std::to_string(reg.relid) + ");");
+                 "with SELECT recovery.unwatch(" +
+                     std::to_string(reg.relid) + ");");
     }
   }
   return tables;
@@ -316,17 +315,18 @@ bool is_unique_column(Oid relid, AttrNumber attnum) {
   return pg::execute(
              "SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid = $1 AND i.indisunique "
              "AND i.indnkeyatts = 1 AND i.indkey[0] = $2 AND i.indpred IS NULL LIMIT 1",
-             {pg::param(OIDOID, ObjectIdGetDatum(relid)), pg::param(INT2OID, Int16GetDatum(attnum))},
+             {pg::param(OIDOID, ObjectIdGetDatum(relid)),
+              pg::param(INT2OID, Int16GetDatum(attnum))},
              true) > 0;
 }
 
 std::string detect_or_throw(const std::vector<std::string>& columns,
-                            const std::vector<std::string>& candidates, const std::string& table,
+                            const core::Candidates& candidates, const std::string& table,
                             const char* argument) {
   auto found = core::detect_column(columns, candidates);
   if (found) return *found;
   std::string list;
-  for (const auto& c : candidates) list += (list.empty() ? "" : ", ") + quoted(c);
+  for (const char* c : candidates) list += (list.empty() ? "" : ", ") + quoted(c);
   throw Error(sqlstate::kUndefinedColumn,
               std::string("could not detect the ") + argument + " of table " + table,
               "None of these columns exists: " + list + ".",
@@ -343,8 +343,8 @@ void apply_options(const WatchArgs& args, Registration* reg) {
   if (args.max_runtime) {
     const Interval& m = *args.max_runtime;
     if (m.time < 0 || m.day < 0 || m.month < 0 || (m.time == 0 && m.day == 0 && m.month == 0)) {
-      throw Error(sqlstate::kInvalidParameterValue, "max_runtime must be a positive interval",
-                  {}, "Pass the longest a run may take, for example '6 hours', or NULL.");
+      throw Error(sqlstate::kInvalidParameterValue, "max_runtime must be a positive interval", {},
+                  "Pass the longest a run may take, for example '6 hours', or NULL.");
     }
     reg->max_runtime = args.max_runtime;
   }
@@ -432,10 +432,9 @@ bool watch(const WatchArgs& args) {
   reg.failed_status = *args.failed_status;
   apply_options(args, &reg);
   const std::vector<std::string> columns = pg::column_names(args.relid);
-  reg.started_column = args.started_column
-                           ? *args.started_column
-                           : detect_or_throw(columns, core::kStartedCandidates, name,
-                                             "started_column");
+  reg.started_column = args.started_column ? *args.started_column
+                                           : detect_or_throw(columns, core::kStartedCandidates,
+                                                             name, "started_column");
   reg.activity_column = args.activity_column
                             ? args.activity_column
                             : core::detect_column(columns, core::kActivityCandidates);
@@ -458,8 +457,8 @@ bool watch(const WatchArgs& args) {
   if (args.id_column &&
       !is_unique_column(args.relid, pg::column_number(args.relid, reg.id_column))) {
     throw Error(sqlstate::kInvalidColumnReference,
-                "id column " + quoted(reg.id_column) + " of table " + name + " is not unique",
-                {}, "Use the primary key or a column with a unique index.");
+                "id column " + quoted(reg.id_column) + " of table " + name + " is not unique", {},
+                "Use the primary key or a column with a unique index.");
   }
 
   auto optional_name = [](const std::optional<std::string>& v) {

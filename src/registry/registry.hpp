@@ -17,7 +17,7 @@ struct Watched {
   Oid finished_type = InvalidOid;       // likewise; InvalidOid without a finished column
   Oid started_type = InvalidOid;
   Oid id_type = InvalidOid;
-  Oid activity_type = InvalidOid;       // InvalidOid without an activity column
+  Oid activity_type = InvalidOid;  // InvalidOid without an activity column
   std::vector<AttrNumber> updated_columns;
   std::optional<Interval> max_runtime;
   int32 max_attempts = 0;

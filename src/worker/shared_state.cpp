@@ -32,8 +32,8 @@ void on_shmem_startup() {
   LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
   bool found = false;
   const int count = requested_count();
-  auto* header = static_cast<detail::Header*>(ShmemInitStruct("recovery worker state",
-                                                              state_size(count), &found));
+  auto* header = static_cast<detail::Header*>(
+      ShmemInitStruct("recovery worker state", state_size(count), &found));
   if (!found) {
     SpinLockInit(&header->mutex);
     header->count = count;

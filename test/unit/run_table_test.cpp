@@ -57,10 +57,11 @@ TEST(ValidateStatuses, AcceptsTheSeedDefaults) {
 
 TEST(ValidateStatuses, RejectsEachBadShapeWithItsSqlstate) {
   EXPECT_EQ(sqlstate_of([] { validate_statuses({}, std::string("FAILED")); }), "22023");
-  EXPECT_EQ(sqlstate_of([] { validate_statuses({std::nullopt}, std::string("FAILED")); }),
-            "22023");
+  EXPECT_EQ(sqlstate_of([] { validate_statuses({std::nullopt}, std::string("FAILED")); }), "22023");
   EXPECT_EQ(sqlstate_of([] { validate_statuses({"A", "A"}, std::string("FAILED")); }), "22023");
-  EXPECT_EQ(sqlstate_of([] { validate_statuses({"A", "FAILED"}, std::string("FAILED")); }),
+  EXPECT_EQ(sqlstate_of([] {
+              validate_statuses({"A", "FAILED"}, std::string("FAILED"));
+            }),
             "22023");
   EXPECT_EQ(sqlstate_of([] { validate_statuses({"A"}, std::nullopt); }), "22004");
   EXPECT_EQ(sqlstate_of([] { validate_statuses({""}, std::string("FAILED")); }), "22023");
@@ -115,7 +116,8 @@ TEST(RecoverQuery, LocksSkipsAndRechecksInTheUpdate) {
   EXPECT_NE(sql.find("SET \"status\" = $3, \"completedAt\" = $4"), std::string::npos) << sql;
   // The re-check: after the join, status and age are tested again.
   const auto join = sql.find(
-      "t.tableoid = s.run_tableoid AND t.\"id\" = s.run_key AND t.\"status\" = ANY ($1) AND GREATEST");
+      "t.tableoid = s.run_tableoid AND t.\"id\" = s.run_key AND t.\"status\" = ANY ($1) AND "
+      "GREATEST");
   EXPECT_NE(join, std::string::npos) << sql;
 }
 
@@ -191,8 +193,7 @@ TEST(Actions, RequeueCountsEveryAttemptAndTouchesActivity) {
   EXPECT_NE(sql.find("WHEN COALESCE(t.\"attempts\", 0) + 1 < $10 THEN 'requeue'"),
             std::string::npos)
       << sql;
-  EXPECT_NE(sql.find("\"attempts\" = COALESCE(t.\"attempts\", 0) + 1"), std::string::npos)
-      << sql;
+  EXPECT_NE(sql.find("\"attempts\" = COALESCE(t.\"attempts\", 0) + 1"), std::string::npos) << sql;
   EXPECT_NE(sql.find("\"updatedAt\" = CASE WHEN s.action = 'requeue' THEN $12 ELSE"),
             std::string::npos)
       << sql;
