@@ -606,11 +606,17 @@ async function scenarioF(db) {
   await new Promise((r) => setTimeout(r, 1500));
   const ids = (await q(db, `SELECT id FROM qualification_runs WHERE status IN ('PENDING', 'PROCESSING')
       AND "createdAt" > (now() AT TIME ZONE 'UTC') - interval '20 minutes' ORDER BY id LIMIT $1`, [n])).rows.map((r) => r.id);
-  const watcher = await client(db);
+  // Dedicated connections: client(db) is the shared, cached one.
+  const connect = async () => {
+    const c = new pg.Client({ database: db, application_name: 'bench-claims' });
+    await c.connect();
+    return c;
+  };
+  const watcher = await connect();
   const times = [];
   try {
     for (const id of ids) {
-      const app = await client(db);
+      const app = await connect();
       await app.query('SELECT recovery.claim($1::regclass, $2)', ['qualification_runs', id]);
       const t0 = performance.now();
       await app.end();
