@@ -2,11 +2,11 @@
 # Runs every test suite against real PostgreSQL servers it starts itself, and
 # ends with "N passed, N failed". Exit status is non-zero on any failure.
 #   bash scripts/test.sh            all suites
-#   bash scripts/test.sh unit sql   only some (unit, sql, tap, node)
+#   bash scripts/test.sh unit sql   only some (unit, sql, tap, node, soak)
 source "$(dirname "$0")/lib.sh"
 
 suites=("$@")
-[ ${#suites[@]} -gt 0 ] || suites=(unit sql tap node)
+[ ${#suites[@]} -gt 0 ] || suites=(unit sql tap node soak)
 LOGS="$ROOT/build/test-logs"
 mkdir -p "$LOGS"
 
@@ -81,6 +81,19 @@ run_node() {
   bad=$(sed -nE 's/^# fail ([0-9]+)/\1/p' "$log" | awk '{s+=$1} END {print s+0}')
   if [ "$status" -ne 0 ] && [ "$bad" -eq 0 ]; then tail -n 40 "$log"; bad=1; fi
   record "node" "$ok" "$bad"
+}
+
+# The concurrency soak (test/soak, bench/soak): RECOVERY_SOAK_SECONDS of load
+# (60 by default), then its invariants; the figures are its "# " lines.
+run_soak() {
+  local log="$LOGS/soak.log" status=0
+  bash "$ROOT/scripts/soak-suite.sh" >"$log" 2>&1 || status=$?
+  grep -E '^# (soak|app runs|recoveries|live runs|worker|lock waits|wrong|soak-)|^not ok|Result:' "$log" || true
+  local ok bad
+  ok=$(count '^\s*ok [0-9]' "$log")
+  bad=$(count '^\s*not ok [0-9]' "$log")
+  if [ "$status" -ne 0 ] && [ "$bad" -eq 0 ]; then tail -n 40 "$log"; bad=1; fi
+  record "soak (pgbench, ${RECOVERY_SOAK_SECONDS:-60} s)" "$ok" "$bad"
 }
 
 for suite in "${suites[@]}"; do "run_$suite"; done

@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# Valgrind (memcheck) runs of recovery, from one command (docs/reliability.md).
+#   bash scripts/valgrind.sh               unit single
+#   bash scripts/valgrind.sh server        only some parts:
+#     unit    the GoogleTest binary under memcheck (leaks: definite)
+#     single  one backend in single-user mode (postgres --single), under
+#             memcheck, running the pg_regress files (CREATE EXTENSION, watch,
+#             find, recover, bad input, worker API) in one database and the
+#             pgTAP files that need no second session (01, 02, 05, 06: shapes,
+#             security, 150 hostile calls) in another
+#     server  the whole server under memcheck (--trace-children=yes): the
+#             postmaster, the background worker and every backend, running
+#             the pg_regress files and a worker cycle. Slow.
+# recovery is built normally (-g -O2) into a private PostgreSQL tree
+# (scripts/private-tree.sh), never system-wide. PostgreSQL itself is not
+# built with USE_VALGRIND, so its own reports are noise: test/valgrind/
+# summarize.pl shows only the errors and definite leaks whose stacks go
+# through recovery's code, and counts the rest. Exit status non-zero when
+# there are any. Logs: build/valgrind-logs/.
+source "$(dirname "$0")/lib.sh"
+source "$ROOT/scripts/private-tree.sh"
+
+parts=("$@")
+[ ${#parts[@]} -gt 0 ] || parts=(unit single)
+for p in "${parts[@]}"; do
+  [[ $p =~ ^(unit|single|server)$ ]] || { echo "valgrind: unknown part $p" >&2; exit 2; }
+done
+wants() { [[ " ${parts[*]} " == *" $1 "* ]]; }
+command -v valgrind >/dev/null || { echo "valgrind: not installed (apt-get install valgrind)" >&2; exit 2; }
+
+RUN_AS=""
+[ "$(id -u)" -eq 0 ] && RUN_AS=postgres
+as_server_user() { if [ -n "$RUN_AS" ]; then runuser -u "$RUN_AS" -- "$@"; else "$@"; fi; }
+
+LOGS="$ROOT/build/valgrind-logs"
+rm -rf "$LOGS" && mkdir -p "$LOGS"
+chmod 777 "$LOGS"
+TREE=$(mktemp -d "${TMPDIR:-/tmp}/recovery-valgrind.XXXXXX")
+postmaster_pid=""
+cleanup() {
+  [ -z "$postmaster_pid" ] || kill -QUIT "$postmaster_pid" 2>/dev/null || true
+  if [ -n "${RECOVERY_VALGRIND_KEEP:-}" ]; then echo "valgrind: tree kept in $TREE"; else rm -rf "$TREE"; fi
+}
+trap cleanup EXIT
+failures=0
+fail() { echo "valgrind: FAILED: $*"; failures=$((failures + 1)); }
+started=$(date +%s)
+MEMCHECK=(valgrind --tool=memcheck --num-callers=40 --error-limit=no --track-origins=yes
+          --leak-check=full --show-leak-kinds=definite --errors-for-leak-kinds=definite)
+
+summarize() {  # name logs...
+  local name=$1
+  shift
+  if perl "$ROOT/test/valgrind/summarize.pl" "$@" >"$LOGS/$name.summary"; then
+    tail -n 20 "$LOGS/$name.summary"
+  else
+    cat "$LOGS/$name.summary" | head -n 120
+    fail "$name: errors in recovery's code (see $LOGS/$name.summary)"
+  fi
+}
+
+if wants unit; then
+  echo "==> unit tests under memcheck"
+  build="$ROOT/build/valgrind"
+  cmake -S "$ROOT" -B "$build" -DCMAKE_BUILD_TYPE=Debug >"$LOGS/unit-build.log" 2>&1 &&
+    cmake --build "$build" --target unit_tests -j"$(nproc)" >>"$LOGS/unit-build.log" 2>&1 ||
+    { tail -n 20 "$LOGS/unit-build.log"; fail "unit test build"; }
+  "${MEMCHECK[@]}" --log-file="$LOGS/unit.valgrind.log" "$build/unit_tests" >"$LOGS/unit.log" 2>&1 ||
+    fail "unit tests under memcheck (see $LOGS/unit.log)"
+  grep -E '^\[  (PASSED|FAILED)' "$LOGS/unit.log" || true
+  summarize unit "$LOGS/unit.valgrind.log"
+fi
+
+if wants single || wants server; then
+  echo "==> recovery (make, -g -O2) into a private PostgreSQL tree ($TREE)"
+  BINDIR=$(private_tree "$TREE") || { fail "private tree"; exit 1; }
+  export PATH="$BINDIR:$PATH"
+  mkdir -p "$TREE/data"
+  [ -z "$RUN_AS" ] || chown "$RUN_AS:" "$TREE/data"
+  chmod 700 "$TREE/data"
+  as_server_user "$BINDIR/initdb" -D "$TREE/data/pg" -A trust -U postgres --locale=C.UTF-8 -E UTF8 \
+    >"$LOGS/initdb.log" 2>&1 || { cat "$LOGS/initdb.log"; exit 1; }
+  perl "$ROOT/test/valgrind/single-user.pl" sql/*.sql >/dev/null  # syntax check of the converter
+fi
+
+if wants single; then
+  echo "==> one backend in single-user mode under memcheck: pg_regress files, pgTAP 01 02 05 06"
+  cd "$ROOT"
+  single() {  # name database input
+    as_server_user "${MEMCHECK[@]}" --log-file="$LOGS/$1.valgrind.%p.log" \
+      "$BINDIR/postgres" --single -D "$TREE/data/pg" -j -c shared_preload_libraries=recovery \
+      -c max_stack_depth=4MB "$2" <"$3" >"$LOGS/$1.out" 2>&1
+  }
+  printf 'CREATE DATABASE regress;\n\nCREATE DATABASE taprun;\n\n' >"$TREE/create.sql"
+  as_server_user "$BINDIR/postgres" --single -D "$TREE/data/pg" -j postgres <"$TREE/create.sql" >/dev/null 2>&1
+  perl test/valgrind/single-user.pl sql/*.sql >"$TREE/regress.sql"
+  { printf 'CREATE EXTENSION pgtap;\n\nCREATE EXTENSION recovery;\n\n'
+    perl test/valgrind/single-user.pl test/pgtap/01_*.sql test/pgtap/02_*.sql test/pgtap/05_*.sql test/pgtap/06_*.sql
+  } >"$TREE/pgtap.sql"
+  chmod 644 "$TREE"/*.sql
+  t0=$(date +%s)
+  single regress regress "$TREE/regress.sql" || fail "single-user backend (regress) exited non-zero"
+  t1=$(date +%s)
+  single pgtap taprun "$TREE/pgtap.sql" || fail "single-user backend (pgTAP) exited non-zero"
+  t2=$(date +%s)
+  echo "single-user: pg_regress files $((t1 - t0))s, pgTAP files $((t2 - t1))s; " \
+    "$(grep -c '^ok ' "$LOGS/pgtap.out" || true) pgTAP ok, $(grep -c '^not ok ' "$LOGS/pgtap.out" || true) not ok" \
+    "(single-user mode changes some results; only memcheck's findings count here)"
+  summarize single "$LOGS"/regress.valgrind.*.log "$LOGS"/pgtap.valgrind.*.log
+fi
+
+if wants server; then
+  echo "==> the whole server under memcheck (--trace-children=yes): pg_regress files, a worker cycle"
+  sock="$TREE/sock"
+  mkdir -p "$sock" && chmod 777 "$sock"
+  port=$(free_port)
+  as_server_user "${MEMCHECK[@]}" --trace-children=yes --log-file="$LOGS/server.valgrind.%p.log" \
+    "$BINDIR/postgres" -D "$TREE/data/pg" -p "$port" -c listen_addresses= -c unix_socket_directories="$sock" \
+    -c shared_preload_libraries=recovery -c recovery.naptime=1 >"$LOGS/server.log" 2>&1 &
+  postmaster_pid=$!
+  export PGHOST="$sock" PGPORT="$port" PGUSER=postgres
+  for _ in $(seq 1 120); do pg_isready -q && break; sleep 1; done
+  t0=$(date +%s)
+  make -C "$TREE/build" -s installcheck PG_CONFIG="$BINDIR/pg_config" >"$LOGS/server-sql.log" 2>&1 ||
+    { head -n 40 "$TREE/build/regression.diffs" 2>/dev/null; fail "pg_regress under memcheck (see $LOGS/server-sql.log)"; }
+  grep -E 'tests passed|failed' "$LOGS/server-sql.log" || true
+  psql -X -q -d postgres -f demo/seed-schema.sql >/dev/null
+  psql -X -q -d postgres >/dev/null <<'SQL'
+CREATE EXTENSION recovery;
+INSERT INTO "Company" VALUES ('co1', 'Acme', 'acme.test');
+INSERT INTO "ICP" VALUES ('icp1', 'CTOs', 'co1');
+SELECT recovery.watch('qualification_runs');
+INSERT INTO qualification_runs (id, "icpId", status, "createdAt")
+SELECT 'v' || g, 'icp1', 'PROCESSING', (now() AT TIME ZONE 'UTC') - interval '2 hours' FROM generate_series(1, 20) g;
+SQL
+  for _ in $(seq 1 120); do
+    [ "$(psql -X -Atq -d postgres -c "SELECT count(*) FROM qualification_runs WHERE status = 'FAILED'")" = 20 ] && break
+    sleep 1
+  done
+  echo "server: worker recovered $(psql -X -Atq -d postgres -c "SELECT count(*) FROM recovery.history") of 20 runs;" \
+    "$(( $(date +%s) - t0 ))s under memcheck"
+  kill -INT "$postmaster_pid"
+  wait "$postmaster_pid" || true
+  postmaster_pid=""
+  summarize server "$LOGS"/server.valgrind.*.log
+fi
+
+echo "valgrind: ${parts[*]}: $failures failures, $(( $(date +%s) - started ))s"
+[ "$failures" -eq 0 ]
