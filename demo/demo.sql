@@ -55,3 +55,16 @@ FROM recovery.history ORDER BY id;
 
 \echo '== 7. Nothing left to recover =='
 SELECT recovery.recover_stuck_runs_report('30 minutes') AS "POST /api/qualify/recovery";
+
+\echo '== 8. Claims + the background worker: no timeout to wait for =='
+\echo 'An app session claims a fresh run, then dies (here: psql exits). The worker'
+\echo 'hears the session end and recovers the run in milliseconds, not 30 minutes.'
+ALTER SYSTEM SET recovery.enabled = on;
+SELECT pg_reload_conf(), pg_sleep(0.5) \g /dev/null
+INSERT INTO qualification_runs (id, "icpId", status, "totalProspects", completed)
+VALUES ('cmgz5fresh0011on6tq9w2e4r', 'icp1', 'PROCESSING', 10, 1);
+\! psql -X -q -c "SELECT recovery.claim('qualification_runs', 'cmgz5fresh0011on6tq9w2e4r')" >/dev/null
+SELECT pg_sleep(0.5) \g /dev/null
+SELECT run_id, previous_status || ' -> ' || new_status AS transition, reason, recovered_by, application_name
+FROM recovery.history WHERE run_id = 'cmgz5fresh0011on6tq9w2e4r';
+SELECT database, state, total_recovered FROM recovery.worker_status();

@@ -14,6 +14,14 @@ CREATE TABLE recovery.watched_tables (
     id_column        name        NOT NULL,
     active_statuses  text[]      NOT NULL,
     failed_status    text        NOT NULL,
+    max_runtime      interval,               -- hard limit, even for a live claimed run
+    progress_column  name,                   -- with total_column: finished work is completed, not failed
+    total_column     name,
+    completed_status text,
+    on_stuck         text        NOT NULL DEFAULT 'fail' CHECK (on_stuck IN ('fail', 'requeue')),
+    attempts_column  name,
+    max_attempts     integer,
+    requeue_status   text,
     watched_by       name        NOT NULL DEFAULT current_user,
     watched_at       timestamptz NOT NULL DEFAULT now()
 );
@@ -30,7 +38,10 @@ CREATE TABLE recovery.history (
     started_at       timestamptz,
     last_activity_at timestamptz,
     stuck_minutes    integer     NOT NULL,
-    reason           text        NOT NULL,
+    reason           text        NOT NULL,   -- timeout, owner_gone, max_runtime, progress_complete, requeued, undo
+    action           text        NOT NULL,   -- fail, complete, requeue, undo
+    previous_values  jsonb,                  -- the other columns recovery overwrote, for undo
+    undo_of          bigint,                 -- for an undo: the history row it reverted
     recovered_by     name        NOT NULL,
     application_name text
 );
@@ -38,14 +49,28 @@ CREATE INDEX history_recovered_at_idx ON recovery.history (recovered_at);
 CREATE INDEX history_run_idx ON recovery.history (run_table, run_id);
 COMMENT ON TABLE recovery.history IS 'Audit trail: one row per run recovery changed';
 
+-- Claims: which backend works on a run (recovery.claim). A claim whose
+-- backend is gone makes the run stuck at once. Not dumped: after a restore
+-- every claiming session is gone anyway.
+CREATE TABLE recovery.claims (
+    run_table     regclass    NOT NULL,
+    run_id        text        NOT NULL,
+    backend_pid   integer     NOT NULL,
+    backend_start timestamptz NOT NULL,
+    claimed_at    timestamptz NOT NULL DEFAULT now(),
+    claimed_by    name        NOT NULL,
+    PRIMARY KEY (run_table, run_id)
+);
+COMMENT ON TABLE recovery.claims IS 'Live ownership of runs by database sessions; written by recovery.claim()/release()';
+
 -- pg_dump keeps registrations and history (extension tables are skipped otherwise).
 SELECT pg_catalog.pg_extension_config_dump('recovery.watched_tables', '');
 SELECT pg_catalog.pg_extension_config_dump('recovery.history', '');
 SELECT pg_catalog.pg_extension_config_dump('recovery.history_id_seq', '');
 
 -- Only recovery's own functions write these (as the tables' owner); anyone may read.
-REVOKE ALL ON recovery.watched_tables, recovery.history FROM PUBLIC;
-GRANT SELECT ON recovery.watched_tables, recovery.history TO PUBLIC;
+REVOKE ALL ON recovery.watched_tables, recovery.history, recovery.claims FROM PUBLIC;
+GRANT SELECT ON recovery.watched_tables, recovery.history, recovery.claims TO PUBLIC;
 GRANT USAGE ON SCHEMA recovery TO PUBLIC;
 
 CREATE FUNCTION recovery.watch(
@@ -56,12 +81,28 @@ CREATE FUNCTION recovery.watch(
     finished_column name    DEFAULT NULL,
     id_column       name    DEFAULT NULL,
     active_statuses text[]  DEFAULT '{PENDING,PROCESSING}',
-    failed_status   text    DEFAULT 'FAILED')
+    failed_status   text    DEFAULT 'FAILED',
+    max_runtime      interval DEFAULT NULL,
+    progress_column  name     DEFAULT NULL,
+    total_column     name     DEFAULT NULL,
+    completed_status text     DEFAULT 'COMPLETED',
+    on_stuck         text     DEFAULT 'fail',
+    attempts_column  name     DEFAULT NULL,
+    max_attempts     integer  DEFAULT NULL,
+    requeue_status   text     DEFAULT 'PENDING',
+    create_index     boolean  DEFAULT false)
 RETURNS boolean
 LANGUAGE c VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'recovery_watch';
 COMMENT ON FUNCTION recovery.watch IS 'Register (or update) a run table; NULL columns are detected. True when newly watched.';
+
+CREATE FUNCTION recovery.index_advice(run_table regclass)
+RETURNS text
+LANGUAGE c VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'recovery_index_advice';
+COMMENT ON FUNCTION recovery.index_advice IS 'The CREATE INDEX statement that lets recovery read only active runs';
 
 CREATE FUNCTION recovery.unwatch(run_table regclass)
 RETURNS boolean
@@ -81,7 +122,8 @@ RETURNS TABLE (
     last_activity_at timestamptz,
     stuck_minutes    integer,
     reason           text,
-    run              jsonb)
+    run              jsonb,
+    action           text)
 LANGUAGE c VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'recovery_find_stuck_runs';
@@ -100,7 +142,8 @@ RETURNS TABLE (
     stuck_minutes   integer,
     reason          text,
     recovered_at    timestamptz,
-    run             jsonb)
+    run             jsonb,
+    action          text)
 LANGUAGE c VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'recovery_recover_stuck_runs';
@@ -142,6 +185,36 @@ AS $$
                                      recover_stuck_runs_report.run_table) AS r
 $$;
 COMMENT ON FUNCTION recovery.recover_stuck_runs_report IS 'recover_stuck_runs as the seed API body {success, message, recovered, runs[]}';
+
+-- Claims: the app says which session works on a run; recovery knows for
+-- certain when that session is gone.
+CREATE FUNCTION recovery.claim(run_table regclass, run_id text)
+RETURNS boolean
+LANGUAGE c VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'recovery_claim';
+COMMENT ON FUNCTION recovery.claim IS 'This session owns the run until release (or the run finishes); if the session ends, the run is stuck at once';
+
+CREATE FUNCTION recovery.release(run_table regclass, run_id text)
+RETURNS boolean
+LANGUAGE c VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'recovery_release';
+COMMENT ON FUNCTION recovery.release IS 'End a claim; false when there was none';
+
+CREATE FUNCTION recovery.backend_alive(pid integer, backend_start timestamptz)
+RETURNS boolean
+LANGUAGE c VOLATILE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'recovery_backend_alive';
+COMMENT ON FUNCTION recovery.backend_alive IS 'Whether the server process pid, started at backend_start, still runs';
+
+CREATE FUNCTION recovery.undo(history_id bigint)
+RETURNS boolean
+LANGUAGE c VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'recovery_undo';
+COMMENT ON FUNCTION recovery.undo IS 'Put a wrongly recovered run back as it was, if nothing changed it since';
 
 -- The background worker (with shared_preload_libraries = 'recovery').
 CREATE FUNCTION recovery.worker_status()

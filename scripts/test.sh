@@ -24,8 +24,12 @@ build_and_install
 
 run_unit() {
   local log="$LOGS/unit.log"
-  cmake -S "$ROOT" -B "$ROOT/build" -DCMAKE_BUILD_TYPE=Debug >/dev/null
-  cmake --build "$ROOT/build" -j"$(nproc)" >/dev/null
+  if ! { cmake -S "$ROOT" -B "$ROOT/build" -DCMAKE_BUILD_TYPE=Debug >"$log" 2>&1 &&
+         cmake --build "$ROOT/build" -j"$(nproc)" >>"$log" 2>&1; }; then
+    grep -E "error" "$log" | head -n 20
+    record unit 0 1
+    return
+  fi
   local status=0
   (cd "$ROOT/build" && ctest --output-on-failure) >"$log" 2>&1 || status=$?
   cat "$log" | tail -n 3

@@ -90,3 +90,12 @@ SELECT recovery.unwatch('no_pk') AS was_watched;
 SELECT recovery.unwatch('"Odd Schema"."Runs; DROP TABLE app_jobs; --"') AS was_watched;
 SELECT recovery.unwatch('"Odd Schema"."Runs; DROP TABLE app_jobs; --"') AS was_watched;
 SELECT count(*) FROM app_jobs;
+
+-- Index advice: the statement, created on request; then no more NOTICE.
+SELECT recovery.index_advice('qualification_runs');
+SELECT recovery.index_advice('no_pk') IS NULL AS unwatched_gives_error;
+SELECT recovery.watch('app_jobs', status_column => 'state', active_statuses => '{queued,running}',
+                      failed_status => 'dead', create_index => true) AS newly_watched;
+SELECT indexdef FROM pg_indexes WHERE tablename = 'app_jobs' AND indexname LIKE '%recovery%';
+SELECT recovery.watch('app_jobs', status_column => 'state', active_statuses => '{queued,running}',
+                      failed_status => 'dead') AS newly_watched;

@@ -5,7 +5,10 @@
 #include "bridge/result_set.hpp"
 #include "bridge/spi.hpp"
 #include "core/error.hpp"
+#include "engine/claims.hpp"
 #include "engine/engine.hpp"
+#include "engine/indexing.hpp"
+#include "engine/undo.hpp"
 #include "registry/registry.hpp"
 
 namespace {
@@ -20,7 +23,8 @@ std::optional<std::string> name_arg(FunctionCallInfo fcinfo, int n) {
 std::optional<std::string> text_arg(FunctionCallInfo fcinfo, int n) {
   if (PG_ARGISNULL(n)) return std::nullopt;
   const Datum d = PG_GETARG_DATUM(n);
-  const text* t = pg::guard([&] { return pg_detoast_datum_packed((struct varlena*)DatumGetPointer(d)); });
+  const text* t =
+      pg::guard([&] { return pg_detoast_datum_packed((struct varlena*)DatumGetPointer(d)); });
   return std::string(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
 }
 
@@ -32,7 +36,6 @@ std::optional<Oid> oid_arg(FunctionCallInfo fcinfo, int n) {
 engine::Clock clock_arg(FunctionCallInfo fcinfo, int n) {
   return engine::clock_for(PG_ARGISNULL(n) ? nullptr : PG_GETARG_INTERVAL_P(n));
 }
-
 
 }  // namespace
 
@@ -49,9 +52,27 @@ RECOVERY_FUNCTION(recovery_watch) {
   args.id_column = name_arg(fcinfo, 5);
   if (!PG_ARGISNULL(6)) args.active_statuses = pg::text_array_elements(PG_GETARG_DATUM(6));
   args.failed_status = text_arg(fcinfo, 7);
+  if (!PG_ARGISNULL(8)) args.max_runtime = *PG_GETARG_INTERVAL_P(8);
+  args.progress_column = name_arg(fcinfo, 9);
+  args.total_column = name_arg(fcinfo, 10);
+  args.completed_status = text_arg(fcinfo, 11);
+  args.on_stuck = text_arg(fcinfo, 12);
+  args.attempts_column = name_arg(fcinfo, 13);
+  if (!PG_ARGISNULL(14)) args.max_attempts = PG_GETARG_INT32(14);
+  args.requeue_status = text_arg(fcinfo, 15);
+  const bool make_index = !PG_ARGISNULL(16) && PG_GETARG_BOOL(16);
 
   pg::SpiConnection spi;
   const bool inserted = registry::watch(args);
+  const registry::Watched table = std::move(registry::load(args.relid).front());
+  if (make_index) {
+    engine::create_index(table);
+  } else if (!engine::index_serves(table)) {
+    pg::report(NOTICE, "recovery: no index serves the stuck-run search on " + table.name,
+               "Each check then reads the whole table.",
+               "Create one with: " + engine::index_advice(table) +
+                   "; or call recovery.watch(..., create_index => true).");
+  }
   spi.finish();
   PG_RETURN_BOOL(inserted);
 }
@@ -71,9 +92,16 @@ RECOVERY_FUNCTION(recovery_find_stuck_runs) {
   for (const auto& table : registry::load(oid_arg(fcinfo, 1))) {
     const Datum table_name = pg::text_datum(table.name);
     engine::find_in_table(table, clock, [&](const engine::RunRow& r) {
-      Datum values[8] = {table_name,     r.run_id, r.status, r.started_at, r.last_activity_at,
-                         Int32GetDatum(r.stuck_minutes), pg::text_datum(r.reason), r.run};
-      bool nulls[8] = {false, false, false, r.started_at_null, false, false, false, false};
+      Datum values[9] = {table_name,
+                         r.run_id,
+                         r.status,
+                         r.started_at,
+                         r.last_activity_at,
+                         Int32GetDatum(r.stuck_minutes),
+                         r.reason,
+                         r.run,
+                         r.action};
+      bool nulls[9] = {false, false, false, r.started_at_null, false, false, false, false, false};
       result.put(values, nulls);
     });
   }
@@ -95,21 +123,57 @@ RECOVERY_FUNCTION(recovery_recover_stuck_runs) {
     const Datum table_name = pg::text_datum(table.name);
     const uint64 done =
         engine::recover_table(table, clock, remaining, [&](const engine::RunRow& r) {
-          Datum values[9] = {table_name,
-                             r.run_id,
-                             r.status,
-                             r.new_status,
-                             r.started_at,
-                             Int32GetDatum(r.stuck_minutes),
-                             pg::text_datum(r.reason),
-                             recovered_at,
-                             r.run};
-          bool nulls[9] = {false, false, false, false, r.started_at_null,
-                           false, false, false, false};
+          Datum values[10] = {table_name,   r.run_id,     r.status,
+                              r.new_status, r.started_at, Int32GetDatum(r.stuck_minutes),
+                              r.reason,     recovered_at, r.run,
+                              r.action};
+          bool nulls[10] = {false, false, false, false, r.started_at_null,
+                            false, false, false, false, false};
           result.put(values, nulls);
         });
     if (remaining) *remaining -= static_cast<int64>(done);
   }
   spi.finish();
   return static_cast<Datum>(0);
+}
+
+// claim(run_table, run_id) / release(run_table, run_id): the same call shape.
+static Datum claim_call(FunctionCallInfo fcinfo, bool (*operation)(Oid, const std::string&)) {
+  if (PG_ARGISNULL(0) || PG_ARGISNULL(1)) {
+    throw Error(sqlstate::kNullValueNotAllowed, "run_table and run_id must not be NULL");
+  }
+  const std::string run_id = *text_arg(fcinfo, 1);
+  pg::SpiConnection spi;
+  const bool done = operation(PG_GETARG_OID(0), run_id);
+  spi.finish();
+  PG_RETURN_BOOL(done);
+}
+
+RECOVERY_FUNCTION(recovery_claim) { return claim_call(fcinfo, claims::claim); }
+
+RECOVERY_FUNCTION(recovery_release) { return claim_call(fcinfo, claims::release); }
+
+// backend_alive(pid, backend_start): STRICT.
+RECOVERY_FUNCTION(recovery_backend_alive) {
+  PG_RETURN_BOOL(claims::backend_alive(PG_GETARG_INT32(0), PG_GETARG_TIMESTAMPTZ(1)));
+}
+
+// undo(history_id)
+RECOVERY_FUNCTION(recovery_undo) {
+  if (PG_ARGISNULL(0)) throw Error(sqlstate::kNullValueNotAllowed, "history_id must not be NULL");
+  pg::SpiConnection spi;
+  const bool undone = engine::undo(PG_GETARG_INT64(0));
+  spi.finish();
+  PG_RETURN_BOOL(undone);
+}
+
+// index_advice(run_table): STRICT.
+RECOVERY_FUNCTION(recovery_index_advice) {
+  pg::SpiConnection spi;
+  const auto tables = registry::load(PG_GETARG_OID(0));
+  const std::string statement =
+      tables.empty() ? std::string() : engine::index_advice(tables.front());
+  spi.finish();
+  if (statement.empty()) PG_RETURN_NULL();
+  PG_RETURN_DATUM(pg::text_datum(statement));
 }

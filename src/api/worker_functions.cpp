@@ -16,9 +16,8 @@ RECOVERY_FUNCTION(recovery_worker_status) {
     const std::string error = slot.last_error;
     Datum values[7] = {pg::text_datum(slot.database),
                        Int32GetDatum(slot.pid),
-                       pg::text_datum(core::worker_state_name(slot.pid == 0
-                                                                  ? core::WorkerState::kStarting
-                                                                  : slot.state)),
+                       pg::text_datum(core::worker_state_name(
+                           slot.pid == 0 ? core::WorkerState::kStarting : slot.state)),
                        TimestampTzGetDatum(slot.last_run_at),
                        Int64GetDatum(slot.last_recovered),
                        Int64GetDatum(slot.total_recovered),

@@ -7,6 +7,7 @@ extern "C" {
 #include "catalog/pg_class.h"
 #include "commands/async.h"
 #include "postmaster/bgworker.h"
+#include "storage/proc.h"
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/guc.h"
@@ -41,9 +42,13 @@ Oid relation_owner(Oid relid) {
   });
 }
 
-char relation_kind(Oid relid) { return guard([&] { return get_rel_relkind(relid); }); }
+char relation_kind(Oid relid) {
+  return guard([&] { return get_rel_relkind(relid); });
+}
 
-Oid relation_namespace(Oid relid) { return guard([&] { return get_rel_namespace(relid); }); }
+Oid relation_namespace(Oid relid) {
+  return guard([&] { return get_rel_namespace(relid); });
+}
 
 bool is_system_namespace(Oid nspid) {
   return guard([&] {
@@ -52,14 +57,18 @@ bool is_system_namespace(Oid nspid) {
   });
 }
 
-bool is_temp_namespace(Oid nspid) { return guard([&] { return isAnyTempNamespace(nspid); }); }
+bool is_temp_namespace(Oid nspid) {
+  return guard([&] { return isAnyTempNamespace(nspid); });
+}
 
 std::string relation_base_name(Oid relid) {
   const char* name = guard([&] { return get_rel_name(relid); });
   return name != nullptr ? name : std::to_string(relid);
 }
 
-Oid recovery_namespace() { return guard([] { return get_namespace_oid("recovery", false); }); }
+Oid recovery_namespace() {
+  return guard([] { return get_namespace_oid("recovery", false); });
+}
 
 Oid recovery_table(const char* name) {
   return guard([&] {
@@ -94,7 +103,9 @@ bool column_is_generated(Oid relid, AttrNumber attnum) {
   return guard([&] { return get_attgenerated(relid, attnum) != '\0'; });
 }
 
-bool is_enum_type(Oid type) { return guard([&] { return type_is_enum(type); }); }
+bool is_enum_type(Oid type) {
+  return guard([&] { return type_is_enum(type); });
+}
 
 bool enum_has_label(Oid enum_type, const std::string& label) {
   return guard([&] {
@@ -103,25 +114,30 @@ bool enum_has_label(Oid enum_type, const std::string& label) {
   });
 }
 
-std::string type_name(Oid type) { return guard([&] { return format_type_be(type); }); }
+std::string type_name(Oid type) {
+  return guard([&] { return format_type_be(type); });
+}
 
-Oid array_type_of(Oid type) { return guard([&] { return get_array_type(type); }); }
+Oid array_type_of(Oid type) {
+  return guard([&] { return get_array_type(type); });
+}
 
 bool has_table_privilege(Oid relid, AclMode mode) {
   return guard([&] { return pg_class_aclcheck(relid, GetUserId(), mode) == ACLCHECK_OK; });
 }
 
 bool has_column_privilege(Oid relid, AttrNumber attnum, AclMode mode) {
-  return guard([&] {
-    return pg_attribute_aclcheck(relid, attnum, GetUserId(), mode) == ACLCHECK_OK;
-  });
+  return guard(
+      [&] { return pg_attribute_aclcheck(relid, attnum, GetUserId(), mode) == ACLCHECK_OK; });
 }
 
 bool owns_relation(Oid relid) {
   return guard([&] { return pg_class_ownercheck(relid, GetUserId()); });
 }
 
-bool current_user_is_superuser() { return guard([] { return superuser(); }); }
+bool current_user_is_superuser() {
+  return guard([] { return superuser(); });
+}
 
 Oid current_user_id() { return GetUserId(); }
 
@@ -140,6 +156,31 @@ std::string current_application_name() {
 Datum text_datum(const std::string& value) {
   return guard([&] {
     return PointerGetDatum(cstring_to_text_with_len(value.data(), static_cast<int>(value.size())));
+  });
+}
+
+Datum interval_datum(const Interval& value) {
+  Interval* copy = guard([] { return static_cast<Interval*>(palloc(sizeof(Interval))); });
+  *copy = value;
+  return PointerGetDatum(copy);
+}
+
+Datum typed_datum(Oid type, const std::string& text) {
+  return guard([&] {
+    Oid input = InvalidOid;
+    Oid ioparam = InvalidOid;
+    getTypeInputInfo(type, &input, &ioparam);
+    return OidInputFunctionCall(input, const_cast<char*>(text.c_str()), ioparam, -1);
+  });
+}
+
+std::string canonical_text(Oid type, const std::string& text) {
+  const Datum value = typed_datum(type, text);
+  return guard([&] {
+    Oid output = InvalidOid;
+    bool varlena = false;
+    getTypeOutputInfo(type, &output, &varlena);
+    return OidOutputFunctionCall(output, value);
   });
 }
 
@@ -174,6 +215,23 @@ void notify(const char* channel, const char* payload) {
   guard([&] { Async_Notify(channel, payload); });
 }
 
+void with_settings(const std::vector<std::pair<const char*, std::string>>& settings,
+                   const std::function<void()>& fn) {
+  const int level = guard([] { return NewGUCNestLevel(); });
+  for (const auto& setting : settings) {
+    const char* name = setting.first;
+    const char* value = setting.second.c_str();
+    guard([&] {
+      (void)set_config_option(name, value, PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0,
+                              false);
+    });
+  }
+  fn();  // on an exception the (sub)transaction abort pops the nest level
+  guard([&] { AtEOXact_GUC(true, level); });
+}
+
+int current_lock_timeout_ms() { return LockTimeout; }
+
 void notify(const char* channel, const std::vector<Datum>& payloads) {
   guard([&] {
     for (Datum payload : payloads) Async_Notify(channel, TextDatumGetCString(payload));
@@ -193,8 +251,7 @@ void report(int level, const std::string& message, const std::string& detail,
 
 namespace recovery::pg {
 
-Datum array_of(const std::vector<Datum>& values, const std::vector<bool>& nulls,
-               Oid element_type) {
+Datum array_of(const std::vector<Datum>& values, const std::vector<bool>& nulls, Oid element_type) {
   // construct_md_array wants bool*, which std::vector<bool> cannot give.
   std::unique_ptr<bool[]> null_flags(new bool[values.size() + 1]);
   for (size_t i = 0; i < values.size(); ++i) null_flags[i] = !nulls.empty() && nulls[i];

@@ -2,6 +2,8 @@
 // catalogs, identities, messages. Each hides one PostgreSQL call behind guard().
 #pragma once
 
+#include <functional>
+
 #include "bridge/guard.hpp"
 
 namespace recovery::pg {
@@ -40,6 +42,12 @@ std::string current_role_name();
 std::string current_application_name();
 
 Datum text_datum(const std::string& value);
+Datum interval_datum(const Interval& value);  // a palloc'd copy
+// A value of `type` from its text form, through the type's input function
+// (so a malformed value gets the type's own error, e.g. 22P02).
+Datum typed_datum(Oid type, const std::string& text);
+// `text` read as `type` and written back: the value's canonical text form.
+std::string canonical_text(Oid type, const std::string& text);
 Datum text_array_datum(const std::vector<std::string>& values);
 Datum array_datum(const std::vector<std::string>& values, Oid element_type);
 
@@ -66,6 +74,12 @@ void as_role(Oid role, Fn&& fn, bool restricted = false) {
   }
   SetUserIdAndSecContext(saved_user, saved_context);
 }
+
+// Runs fn() with configuration parameters set as a function's SET clause
+// would: they revert when fn() returns (and with the transaction on error).
+void with_settings(const std::vector<std::pair<const char*, std::string>>& settings,
+                   const std::function<void()>& fn);
+int current_lock_timeout_ms();
 
 void notify(const char* channel, const char* payload);
 // NOTIFY `channel` once per text Datum payload.

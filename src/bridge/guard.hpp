@@ -85,12 +85,10 @@ void report_exception(const std::exception_ptr& error, int level, std::string* m
 }  // namespace recovery::pg
 
 // Defines an SQL-callable C function `name` whose body is plain C++.
-#define RECOVERY_FUNCTION(name)                                        \
-  static Datum name##_body(FunctionCallInfo fcinfo);                  \
-  extern "C" {                                                         \
-  PG_FUNCTION_INFO_V1(name);                                           \
-  Datum name(PG_FUNCTION_ARGS) {                                       \
-    return recovery::pg::run_entry(fcinfo, name##_body);               \
-  }                                                                    \
-  }                                                                    \
+#define RECOVERY_FUNCTION(name)                                                         \
+  static Datum name##_body(FunctionCallInfo fcinfo);                                    \
+  extern "C" {                                                                          \
+  PG_FUNCTION_INFO_V1(name);                                                            \
+  Datum name(PG_FUNCTION_ARGS) { return recovery::pg::run_entry(fcinfo, name##_body); } \
+  }                                                                                     \
   static Datum name##_body(FunctionCallInfo fcinfo)

@@ -65,22 +65,33 @@ Cursor::Cursor(const std::string& sql, const std::vector<Param>& params, bool re
 
 uint64 Cursor::fetch(long count) {
   Portal portal = portal_;
+  SPITupleTable* previous = chunk_;
+  chunk_ = nullptr;
   guard([&] {
-    if (SPI_tuptable != nullptr) SPI_freetuptable(SPI_tuptable);
+    if (previous != nullptr) SPI_freetuptable(previous);
     SPI_cursor_fetch(portal, true, count);
   });
+  chunk_ = SPI_tuptable;
   return SPI_processed;
 }
 
 void Cursor::close() {
   if (portal_ == nullptr) return;
   Portal portal = portal_;
+  SPITupleTable* last = chunk_;
   portal_ = nullptr;
+  chunk_ = nullptr;
   guard([&] {
-    if (SPI_tuptable != nullptr) SPI_freetuptable(SPI_tuptable);
+    if (last != nullptr) SPI_freetuptable(last);
     SPI_cursor_close(portal);
   });
 }
+
+ScratchContext::ScratchContext()
+    : context_(guard([] {
+        return AllocSetContextCreate(CurrentMemoryContext, "recovery chunk",
+                                     ALLOCSET_DEFAULT_SIZES);
+      })) {}
 
 Datum value(uint64 row, int column, bool* is_null) {
   return guard([&] {
@@ -126,7 +137,8 @@ std::vector<std::optional<std::string>> text_array_elements(Datum array) {
       result.emplace_back(std::nullopt);
       continue;
     }
-    const text* t = guard([&] { return pg_detoast_datum_packed((struct varlena*)DatumGetPointer(elems[i])); });
+    const text* t =
+        guard([&] { return pg_detoast_datum_packed((struct varlena*)DatumGetPointer(elems[i])); });
     result.emplace_back(std::string(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t)));
   }
   return result;
@@ -137,6 +149,20 @@ std::vector<std::optional<std::string>> text_array_value(uint64 row, int column)
   const Datum datum = value(row, column, &is_null);
   if (is_null) return {};
   return text_array_elements(datum);
+}
+
+std::optional<int32> optional_int32_value(uint64 row, int column) {
+  bool is_null = false;
+  const Datum datum = value(row, column, &is_null);
+  if (is_null) return std::nullopt;
+  return DatumGetInt32(datum);
+}
+
+std::optional<Interval> interval_value(uint64 row, int column) {
+  bool is_null = false;
+  const Datum datum = value(row, column, &is_null);
+  if (is_null) return std::nullopt;
+  return *DatumGetIntervalP(datum);  // by reference: copied out of the tuple
 }
 
 Oid oid_value(uint64 row, int column) {

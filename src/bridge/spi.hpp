@@ -38,12 +38,40 @@ class Cursor {
   Cursor(const std::string& sql, const std::vector<Param>& params, bool read_only);
   Cursor(const Cursor&) = delete;
   Cursor& operator=(const Cursor&) = delete;
-  // Fetches up to `count` rows into SPI_tuptable (freeing the previous chunk).
+  // Fetches up to `count` rows into SPI_tuptable, freeing this cursor's
+  // previous chunk (statements run in between replace the global pointer).
   uint64 fetch(long count);
   void close();
 
  private:
   Portal portal_ = nullptr;
+  SPITupleTable* chunk_ = nullptr;
+};
+
+// A memory context for one chunk of work: run() switches to it and resets it
+// afterwards, so per-row allocations do not pile up over a long call. A child
+// of the current context, so an error's cleanup frees it with its parent.
+class ScratchContext {
+ public:
+  ScratchContext();
+  ScratchContext(const ScratchContext&) = delete;
+  ScratchContext& operator=(const ScratchContext&) = delete;
+
+  template <typename Fn>
+  void run(Fn&& fn) {
+    const MemoryContext previous = MemoryContextSwitchTo(context_);
+    try {
+      fn();
+    } catch (...) {
+      MemoryContextSwitchTo(previous);
+      throw;
+    }
+    MemoryContextSwitchTo(previous);
+    MemoryContextReset(context_);  // cannot fail
+  }
+
+ private:
+  MemoryContext context_;
 };
 
 // Column `column` (1-based) of row `row` of SPI_tuptable.
@@ -59,4 +87,6 @@ std::vector<std::optional<std::string>> text_array_value(uint64 row, int column)
 // Converts a text[] Datum (e.g. a function argument).
 std::vector<std::optional<std::string>> text_array_elements(Datum array);
 Oid oid_value(uint64 row, int column);
+std::optional<int32> optional_int32_value(uint64 row, int column);
+std::optional<Interval> interval_value(uint64 row, int column);
 }  // namespace recovery::pg

@@ -29,7 +29,9 @@ class Error : public std::runtime_error {
  public:
   Error(const char* code, const std::string& message, std::string detail = {},
         std::string hint = {})
-      : std::runtime_error(message), code_(code), detail_(std::move(detail)),
+      : std::runtime_error(message),
+        code_(code),
+        detail_(std::move(detail)),
         hint_(std::move(hint)) {}
 
   const char* sqlstate() const noexcept { return code_; }

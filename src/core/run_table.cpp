@@ -8,16 +8,9 @@
 
 namespace recovery::core {
 
-const std::vector<std::string> kStartedCandidates = {"createdAt", "created_at", "startedAt",
-                                                     "started_at"};
-const std::vector<std::string> kActivityCandidates = {"updatedAt", "updated_at", "heartbeatAt",
-                                                      "heartbeat_at"};
-const std::vector<std::string> kFinishedCandidates = {"completedAt", "completed_at",
-                                                      "finishedAt", "finished_at"};
-
 std::optional<std::string> detect_column(const std::vector<std::string>& columns,
-                                         const std::vector<std::string>& candidates) {
-  for (const auto& candidate : candidates) {
+                                         const Candidates& candidates) {
+  for (const char* candidate : candidates) {
     if (std::find(columns.begin(), columns.end(), candidate) != columns.end()) return candidate;
   }
   return std::nullopt;
@@ -63,8 +56,7 @@ void validate_timeout(bool is_null, int64_t span_usec, const char* argument) {
                                : "Pass an age, for example '90 days'.";
   if (is_null) throw Error(sqlstate::kNullValueNotAllowed, name + " must not be NULL", {}, hint);
   if (span_usec <= 0) {
-    throw Error(sqlstate::kInvalidParameterValue, name + " must be a positive interval", {},
-                hint);
+    throw Error(sqlstate::kInvalidParameterValue, name + " must be a positive interval", {}, hint);
   }
 }
 
@@ -82,71 +74,217 @@ TimeKind last_activity_kind(const RunTable& table) {
 
 namespace {
 
-std::string column(const std::string& name, Quoter quote) { return "t." + quote(name); }
+std::string column(const std::string& name, Quoter quote, const char* alias = "t.") {
+  return alias + quote(name);
+}
 
 // A time column as the kind `target`; plain timestamps are UTC.
-std::string time_as(const TimeColumn& col, TimeKind target, Quoter quote) {
-  if (col.kind == target) return column(col.name, quote);
-  return "(" + column(col.name, quote) + " AT TIME ZONE 'UTC')";
+std::string time_as(const TimeColumn& col, TimeKind target, Quoter quote, const char* alias) {
+  if (col.kind == target) return column(col.name, quote, alias);
+  return "(" + column(col.name, quote, alias) + " AT TIME ZONE 'UTC')";
 }
 
-// The WHERE clause that defines a stuck run of alias t.
-std::string stuck_predicate(const RunTable& table, Quoter quote) {
-  return column(table.status_column, quote) + " = ANY ($1) AND " +
-         last_activity_expr(table, quote) + " < $2";
+// The plain timeout rule; the whole predicate when no claims are consulted
+// and there is no max_runtime (the indexable fast path).
+std::string timeout_predicate(const RunTable& table, Quoter quote) {
+  return last_activity_expr(table, quote) + " < $2";
 }
 
-// The five leading result columns, with `status` naming where the status is read.
-std::string result_columns(const RunTable& table, Quoter quote, const std::string& status) {
-  return column(table.id_column, quote) + "::pg_catalog.text, " + status +
-         "::pg_catalog.text, " + column(table.started.name, quote) + ", " +
-         last_activity_expr(table, quote) + ", pg_catalog.to_jsonb(t.*)";
+bool plain(const RunTable& table, Claims claims) {
+  return claims == Claims::kIgnore && !table.has_max_runtime;
+}
+
+// Why a row of alias t (claims alias c) is stuck, or NULL.
+std::string reason_expr(const RunTable& table, Claims claims, Quoter quote) {
+  if (plain(table, claims)) return "'timeout'::pg_catalog.text";
+  std::string e = "CASE";
+  if (claims == Claims::kConsult) {
+    e += " WHEN c.run_id IS NOT NULL AND NOT recovery.backend_alive(c.backend_pid, "
+         "c.backend_start) THEN 'owner_gone' WHEN c.run_id IS NULL AND " +
+         timeout_predicate(table, quote) + " THEN 'timeout'";
+  } else {
+    e += " WHEN " + timeout_predicate(table, quote) + " THEN 'timeout'";
+  }
+  if (table.has_max_runtime) {
+    e += " WHEN " + column(table.started.name, quote) + " < $7 THEN 'max_runtime'";
+  }
+  return e + " END";
+}
+
+// What recovery does with a stuck row of alias t.
+std::string action_expr(const RunTable& table, Quoter quote) {
+  std::string e = "CASE";
+  if (table.progress_column && table.total_column) {
+    e += " WHEN " + column(*table.total_column, quote) + " > 0 AND " +
+         column(*table.progress_column, quote) + " >= " + column(*table.total_column, quote) +
+         " THEN 'complete'";
+  }
+  if (table.requeue && table.attempts_column) {
+    e +=
+        " WHEN COALESCE(" + column(*table.attempts_column, quote) + ", 0) + 1 < $10 THEN 'requeue'";
+  }
+  if (e == "CASE") return "'fail'::pg_catalog.text";
+  return e + " ELSE 'fail' END";
+}
+
+// FROM clause shared by find and the recover CTE: the table, its claims if
+// consulted, and r(reason, action).
+std::string stuck_from(const RunTable& table, Claims claims, Quoter quote) {
+  std::string from = table.qualified_name + " AS t";
+  if (claims == Claims::kConsult) {
+    from += " LEFT JOIN recovery.claims AS c ON c.run_table = $11 AND c.run_id = " +
+            column(table.id_column, quote) + "::pg_catalog.text";
+  }
+  return from + " CROSS JOIN LATERAL (SELECT " + reason_expr(table, claims, quote) +
+         " AS reason, " + action_expr(table, quote) + " AS action) AS r";
+}
+
+std::string stuck_where(const RunTable& table, Claims claims, Quoter quote) {
+  const std::string active = column(table.status_column, quote) + " = ANY ($1)";
+  if (plain(table, claims)) return active + " AND " + timeout_predicate(table, quote);
+  return active + " AND r.reason IS NOT NULL";
+}
+
+// The reason as reported: complete and requeue name themselves.
+std::string reported_reason(const std::string& reason, const std::string& action) {
+  return "CASE " + action +
+         " WHEN 'complete' THEN 'progress_complete' WHEN 'requeue' THEN "
+         "'requeued' ELSE " +
+         reason + " END";
+}
+
+// The seven leading result columns, with `status` naming where the status is read.
+std::string result_columns(const RunTable& table, Quoter quote, const std::string& status,
+                           const std::string& reason, const std::string& action) {
+  return column(table.id_column, quote) + "::pg_catalog.text, " + status + "::pg_catalog.text, " +
+         column(table.started.name, quote) + ", " + last_activity_expr(table, quote) +
+         ", pg_catalog.to_jsonb(t.*), " + reported_reason(reason, action) + ", " + action;
 }
 
 }  // namespace
 
-std::string last_activity_expr(const RunTable& table, Quoter quote) {
-  if (!table.activity) return column(table.started.name, quote);
+std::vector<std::string> overwritten_columns(const RunTable& table) {
+  std::vector<std::string> cols;
+  if (table.finished) cols.push_back(table.finished->name);
+  if (table.requeue && table.attempts_column) {
+    cols.push_back(*table.attempts_column);
+    if (table.activity) cols.push_back(table.activity->name);
+  }
+  return cols;
+}
+
+namespace {
+std::string last_activity_of(const RunTable& table, Quoter quote, const char* alias) {
+  if (!table.activity) return column(table.started.name, quote, alias);
   const TimeKind kind = last_activity_kind(table);
-  return "GREATEST(" + time_as(table.started, kind, quote) + ", " +
-         time_as(*table.activity, kind, quote) + ")";
+  return "GREATEST(" + time_as(table.started, kind, quote, alias) + ", " +
+         time_as(*table.activity, kind, quote, alias) + ")";
+}
+}  // namespace
+
+std::string last_activity_expr(const RunTable& table, Quoter quote) {
+  return last_activity_of(table, quote, "t.");
 }
 
-std::string find_query(const RunTable& table, Quoter quote) {
-  return "SELECT " + result_columns(table, quote, column(table.status_column, quote)) +
-         " FROM " + table.qualified_name + " AS t WHERE " + stuck_predicate(table, quote) +
-         " ORDER BY " + last_activity_expr(table, quote) + ", 1";
+std::string index_statement(const RunTable& table, const std::string& index_name, Quoter quote,
+                            Quoter quote_literal) {
+  // DDL cannot take parameters: the labels go in as quoted literals.
+  std::string labels;
+  for (const auto& status : table.active_statuses) {
+    labels += (labels.empty() ? "" : ", ") + quote_literal(status);
+  }
+  return "CREATE INDEX IF NOT EXISTS " + quote(index_name) + " ON " + table.qualified_name + " ((" +
+         last_activity_of(table, quote, "") + ")) WHERE " + quote(table.status_column) + " IN (" +
+         labels + ")";
 }
 
-std::string recover_query(const RunTable& table, Quoter quote) {
+std::string find_query(const RunTable& table, Claims claims, Quoter quote) {
+  return "SELECT " +
+         result_columns(table, quote, column(table.status_column, quote), "r.reason", "r.action") +
+         " FROM " + stuck_from(table, claims, quote) + " WHERE " +
+         stuck_where(table, claims, quote) + " ORDER BY " + last_activity_expr(table, quote) +
+         ", 1";
+}
+
+std::string recover_query(const RunTable& table, Claims claims, Quoter quote) {
   const std::string id = column(table.id_column, quote);
-  std::string set = quote(table.status_column) + " = $3";
-  if (table.finished) set += ", " + quote(table.finished->name) + " = $4";
+  const std::string status = column(table.status_column, quote);
+  const bool completes = table.progress_column && table.total_column;
+  const bool requeues = table.requeue && table.attempts_column;
+
+  std::string new_status = "$3";
+  if (completes || requeues) {
+    new_status = std::string("CASE s.action") + (completes ? " WHEN 'complete' THEN $8" : "") +
+                 (requeues ? " WHEN 'requeue' THEN $9" : "") + " ELSE $3 END";
+  }
+  std::string set = quote(table.status_column) + " = " + new_status;
+  if (table.finished) {
+    const std::string finished = quote(table.finished->name);
+    set += ", " + finished + " = " +
+           (requeues ? "CASE WHEN s.action = 'requeue' THEN t." + finished + " ELSE $4 END"
+                     : std::string("$4"));
+  }
+  if (requeues) {
+    const std::string attempts = quote(*table.attempts_column);
+    // Every recovery counts as an attempt, whatever the action.
+    set += ", " + attempts + " = COALESCE(t." + attempts + ", 0) + 1";
+    if (table.activity) {
+      const std::string activity = quote(table.activity->name);
+      set += ", " + activity + " = CASE WHEN s.action = 'requeue' THEN $12 ELSE t." + activity +
+             " END";
+    }
+  }
+
+  // Before-values of the other columns written, for undo, keyed by column
+  // name: the names come in as $13 (text[], overwritten_columns order).
+  std::string previous = "pg_catalog.jsonb_build_object(";
+  const auto overwritten = overwritten_columns(table);
+  for (size_t n = 0; n < overwritten.size(); ++n) {
+    previous += (n == 0 ? "" : ", ") + std::string("$13[") + std::to_string(n + 1) + "], " +
+                column(overwritten[n], quote);
+  }
+  previous += ")";
+
+  // Re-checked in the UPDATE: still active and still stuck for the same
+  // reason (a run that completed, showed activity or was claimed since the
+  // scan is never overwritten).
+  std::string recheck = status + " = ANY ($1) AND ";
+  if (plain(table, claims)) {
+    recheck += timeout_predicate(table, quote);
+  } else {
+    recheck += "(s.reason <> 'timeout' OR (" + timeout_predicate(table, quote);
+    if (claims == Claims::kConsult) {
+      recheck +=
+          " AND NOT EXISTS (SELECT 1 FROM recovery.claims AS c2 WHERE c2.run_table = "
+          "$11 AND c2.run_id = " +
+          id + "::pg_catalog.text)";
+    }
+    recheck += "))";
+  }
+
   // The CTE takes row locks oldest first and skips rows a live transaction
   // holds (NO KEY: an app inserting child rows only holds KEY SHARE, which
-  // must not hide the run); the UPDATE re-checks status and age so a run that
-  // completed or showed activity since the scan is never overwritten. The
-  // join includes tableoid: under inheritance, ids repeat across children.
-  return "WITH stuck AS (SELECT t.tableoid AS run_tableoid, " + id + " AS run_key, " +
-         column(table.status_column, quote) +
-         " AS previous_status FROM " + table.qualified_name + " AS t WHERE " +
-         stuck_predicate(table, quote) + " ORDER BY " + last_activity_expr(table, quote) +
+  // must not hide the run). The join includes tableoid: under inheritance,
+  // ids repeat across children.
+  return "WITH stuck AS (SELECT t.tableoid AS run_tableoid, " + id + " AS run_key, " + status +
+         " AS previous_status, r.reason, r.action, " + previous + " AS previous_values FROM " +
+         stuck_from(table, claims, quote) + " WHERE " + stuck_where(table, claims, quote) +
+         " ORDER BY " + last_activity_expr(table, quote) +
          " LIMIT $5 FOR NO KEY UPDATE OF t SKIP LOCKED) UPDATE " + table.qualified_name +
          " AS t SET " + set + " FROM stuck AS s WHERE t.tableoid = s.run_tableoid AND " + id +
-         " = s.run_key AND " +
-         stuck_predicate(table, quote) + " RETURNING " +
-         result_columns(table, quote, "s.previous_status") + ", " +
-         column(table.status_column, quote) +
+         " = s.run_key AND " + recheck + " RETURNING " +
+         result_columns(table, quote, "s.previous_status", "s.reason", "s.action") + ", " + status +
          "::pg_catalog.text, pg_catalog.jsonb_build_object('run_table', $6::pg_catalog.text, "
          "'run_id', " +
-         id + "::pg_catalog.text, 'previous_status', s.previous_status::pg_catalog.text, "
-              "'new_status', " +
-         column(table.status_column, quote) + "::pg_catalog.text)::pg_catalog.text";
+         id +
+         "::pg_catalog.text, 'previous_status', s.previous_status::pg_catalog.text, "
+         "'new_status', " +
+         status + "::pg_catalog.text)::pg_catalog.text, s.previous_values";
 }
 
-std::string exists_query(const RunTable& table, Quoter quote) {
-  return "SELECT 1 FROM " + table.qualified_name + " AS t WHERE " +
-         stuck_predicate(table, quote) + " LIMIT 1";
+std::string exists_query(const RunTable& table, Claims claims, Quoter quote) {
+  return "SELECT 1 FROM " + stuck_from(table, claims, quote) + " WHERE " +
+         stuck_where(table, claims, quote) + " LIMIT 1";
 }
 
 int32_t whole_minutes(int64_t now_usec, int64_t last_usec) {

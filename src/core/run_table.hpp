@@ -6,6 +6,7 @@
 // always $n parameters whose types the engine passes to SPI.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -39,19 +40,37 @@ struct RunTable {
   std::optional<TimeColumn> finished;
   std::vector<std::string> active_statuses;
   std::string failed_status;
+
+  // Beyond timeouts (all optional).
+  bool has_max_runtime = false;                // a hard limit: $7 is its cutoff
+  std::optional<std::string> progress_column;  // with total_column: finished
+  std::optional<std::string> total_column;     // work is completed, not failed
+  std::string completed_status = "COMPLETED";
+  bool requeue = false;                        // on_stuck = 'requeue'
+  std::optional<std::string> attempts_column;  // required with requeue
+  std::string requeue_status = "PENDING";
 };
+
+// Whether the statements consult recovery.claims (only when the table has
+// claims: the plain timeout statement is the fast path).
+enum class Claims { kIgnore, kConsult };
 
 // Quotes one identifier; the backend passes quote_identifier().
 using Quoter = std::string (*)(const std::string&);
 
-// Candidate column names, first match wins (the contract).
-extern const std::vector<std::string> kStartedCandidates;
-extern const std::vector<std::string> kActivityCandidates;
-extern const std::vector<std::string> kFinishedCandidates;
+// Candidate column names, first match wins. Plain arrays: no C++ global
+// with a destructor (PostgreSQL ends processes with exit()).
+using Candidates = std::array<const char*, 4>;
+inline constexpr Candidates kStartedCandidates = {"createdAt", "created_at", "startedAt",
+                                                  "started_at"};
+inline constexpr Candidates kActivityCandidates = {"updatedAt", "updated_at", "heartbeatAt",
+                                                   "heartbeat_at"};
+inline constexpr Candidates kFinishedCandidates = {"completedAt", "completed_at", "finishedAt",
+                                                   "finished_at"};
 
 // First candidate present in `columns` (exact, case-sensitive), if any.
 std::optional<std::string> detect_column(const std::vector<std::string>& columns,
-                                         const std::vector<std::string>& candidates);
+                                         const Candidates& candidates);
 
 // Throws Error(22023/22004) unless the statuses are usable: at least one
 // active status, no empty or duplicate label, and the failed status is not
@@ -74,27 +93,48 @@ TimeKind last_activity_kind(const RunTable& table);
 // SQL expression of the last activity of row alias `t`.
 std::string last_activity_expr(const RunTable& table, Quoter quote);
 
-// Parameters shared by the statements below:
+// Parameters shared by the statements below (every statement gets all of
+// them; each uses some):
 //   $1 active statuses (array of the status column's type)
-//   $2 cutoff (of last_activity_kind): older than this is stuck
-// recover only:
-//   $3 failed status (status column's type)
-//   $4 now (of the finished column's kind; unused without one)
+//   $2 cutoff (of last_activity_kind): no activity since is stuck
+//   $3 failed status, $8 completed status, $9 requeue status (status type)
+//   $4 now (of the finished column's kind), $12 now (of the activity kind)
 //   $5 max rows (int8, NULL for all)
 //   $6 table display name (text), for the NOTIFY payload
+//   $7 max_runtime cutoff (of the started kind; NULL without one)
+//   $10 max attempts (int4)
+//   $11 the table (regclass), to find its claims
+//   $13 the names of overwritten_columns() (text[])
 //
-// Both select lists start with the same five columns:
-//   run_id text, status text, started (raw kind), last activity (raw kind), run jsonb
+// A stuck run has a reason: owner_gone (its claiming session ended),
+// timeout (unclaimed, no activity since $2) or max_runtime (started before
+// $7), and an action: complete (progress reached a positive total), requeue
+// (attempts left) or fail. The reason reported for complete and requeue is
+// progress_complete and requeued.
+//
+// Both select lists start with the same seven columns:
+//   run_id text, status text, started (raw kind), last activity (raw kind),
+//   run jsonb, reason text, action text
 // find_query returns them for every stuck row, oldest first.
-std::string find_query(const RunTable& table, Quoter quote);
+std::string find_query(const RunTable& table, Claims claims, Quoter quote);
 
-// recover_query locks stuck rows (SKIP LOCKED), re-checks status and age in
-// the UPDATE itself, and returns the five columns above for each updated row
-// (status being the previous one), then: new status text, notify payload text.
-std::string recover_query(const RunTable& table, Quoter quote);
+// recover_query locks stuck rows (SKIP LOCKED), re-checks status and the
+// reason in the UPDATE itself, and returns the seven columns above for each
+// updated row (status being the previous one), then: new status text, notify
+// payload text, and the previous values of the other columns it wrote (jsonb).
+std::string recover_query(const RunTable& table, Claims claims, Quoter quote);
+
+// The columns besides the status that recover_query may write (finished,
+// attempts, activity), whose previous values it returns for undo.
+std::vector<std::string> overwritten_columns(const RunTable& table);
 
 // One row if the table has any stuck run (for the privilege pre-check).
-std::string exists_query(const RunTable& table, Quoter quote);
+std::string exists_query(const RunTable& table, Claims claims, Quoter quote);
+
+// The partial index that serves the stuck-run predicate: active rows only,
+// keyed by last activity, so finding stuck runs reads only active rows.
+std::string index_statement(const RunTable& table, const std::string& index_name, Quoter quote,
+                            Quoter quote_literal);
 
 // Whole minutes between `last` and `now` (microseconds since any epoch),
 // clamped to the int32 range, never negative.

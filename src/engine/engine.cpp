@@ -3,7 +3,10 @@
 #include "bridge/backend.hpp"
 #include "bridge/spi.hpp"
 #include "core/error.hpp"
+#include "engine/access.hpp"
+#include "engine/claims.hpp"
 #include "engine/history.hpp"
+#include "worker/settings.hpp"
 
 extern "C" {
 #include "utils/datetime.h"
@@ -21,7 +24,20 @@ pg::Param time_param(Oid type, TimestampTz value) {
   return pg::param(type, TimestampTzGetDatum(value));
 }
 
-// Reads the five leading result columns of find_query/recover_query.
+pg::Param status_param(const registry::Watched& w, bool wanted, const std::string& label) {
+  if (!wanted) return pg::null_param(w.status_type);
+  return pg::param(w.status_type, pg::typed_datum(w.status_type, label));
+}
+
+// now - interval on the UTC calendar (see Clock).
+TimestampTz minus(TimestampTz now, const Interval& span) {
+  return pg::guard([&] {
+    return DatumGetTimestamp(
+        DirectFunctionCall2(timestamp_mi_interval, TimestampGetDatum(now), PointerGetDatum(&span)));
+  });
+}
+
+// Reads the seven leading result columns of find_query/recover_query.
 RunRow read_row(const registry::Watched& table, const Clock& clock, uint64 row) {
   RunRow r;
   r.table = &table;
@@ -31,41 +47,51 @@ RunRow read_row(const registry::Watched& table, const Clock& clock, uint64 row) 
   r.started_at = pg::value(row, 3, &r.started_at_null);
   r.last_activity_at = pg::value(row, 4, &is_null);
   r.run = pg::value(row, 5, &is_null);
+  r.reason = pg::value(row, 6, &is_null);
+  r.action = pg::value(row, 7, &is_null);
   r.stuck_minutes = core::whole_minutes(clock.now, DatumGetTimestampTz(r.last_activity_at));
   return r;
 }
 
-std::vector<pg::Param> stuck_params(const registry::Watched& w, const Clock& clock) {
-  return {pg::param(pg::array_type_of(w.status_type),
-                    pg::array_datum(w.table.active_statuses, w.status_type)),
-          time_param(w.last_activity_type, clock.cutoff)};
-}
-
-// Runs the statements that execute a table's own code (its triggers, casts,
-// index expressions). A superuser who does not own the table runs them as the
-// owner, security-restricted, as VACUUM does: otherwise any role able to
-// create a watched table could run code with superuser rights through a
-// superuser's call, a pg_cron job or the worker. Anyone else runs them as
-// themselves, exactly as their own UPDATE would.
-template <typename Fn>
-void with_table_code_user(const registry::Watched& w, Fn&& fn) {
-  const Oid owner = pg::relation_owner(w.relid);
-  if (owner != pg::current_user_id() && pg::current_user_is_superuser()) {
-    pg::as_role(owner, fn, true);
-  } else {
+// Bounds any lock wait of the table's statements by recovery.lock_timeout,
+// unless the session already has a shorter one.
+void with_lock_timeout(const std::function<void()>& fn) {
+  const int session = pg::current_lock_timeout_ms();
+  if (session > 0 && session <= settings::lock_timeout_ms) {
     fn();
+    return;
   }
+  pg::with_settings({{"lock_timeout", std::to_string(settings::lock_timeout_ms) + "ms"}}, fn);
 }
 
-bool may_update(const registry::Watched& w) {
-  if (pg::has_table_privilege(w.relid, ACL_UPDATE)) return true;
-  for (AttrNumber attnum : w.updated_columns) {
-    if (!pg::has_column_privilege(w.relid, attnum, ACL_UPDATE)) return false;
-  }
-  return true;
+core::Claims claims_of(const registry::Watched& w) {
+  return claims::table_has_claims(w.relid) ? core::Claims::kConsult : core::Claims::kIgnore;
 }
 
 }  // namespace
+
+std::vector<pg::Param> statement_params(const registry::Watched& w, const Clock& clock,
+                                        std::optional<int64> limit) {
+  const core::RunTable& t = w.table;
+  const Oid activity_type = w.activity_type != InvalidOid ? w.activity_type : TIMESTAMPTZOID;
+  return {
+      pg::param(pg::array_type_of(w.status_type),
+                pg::array_datum(t.active_statuses, w.status_type)),
+      time_param(w.last_activity_type, clock.cutoff),
+      status_param(w, true, t.failed_status),
+      time_param(t.finished ? w.finished_type : TIMESTAMPTZOID, clock.now),
+      limit ? pg::param(INT8OID, Int64GetDatum(*limit)) : pg::null_param(INT8OID),
+      pg::param(TEXTOID, pg::text_datum(w.name)),
+      w.max_runtime ? time_param(w.started_type, minus(clock.now, *w.max_runtime))
+                    : pg::null_param(w.started_type),
+      status_param(w, t.progress_column.has_value(), t.completed_status),
+      status_param(w, t.requeue, t.requeue_status),
+      pg::param(INT4OID, Int32GetDatum(w.max_attempts)),
+      pg::param(REGCLASSOID, ObjectIdGetDatum(w.relid)),
+      time_param(activity_type, clock.now),
+      pg::param(TEXTARRAYOID, pg::text_array_datum(core::overwritten_columns(t))),
+  };
+}
 
 Clock clock_for(const Interval* timeout, const char* argument) {
   if (timeout == nullptr) core::validate_timeout(true, 0, argument);
@@ -78,21 +104,18 @@ Clock clock_for(const Interval* timeout, const char* argument) {
   clock.now = GetCurrentTransactionStartTimestamp();
   // timestamp_mi_interval works on the plain (UTC) calendar, so "1 day" is
   // the same span whatever TimeZone the session has.
-  const TimestampTz now = clock.now;
-  clock.cutoff = pg::guard([&] {
-    return DatumGetTimestamp(DirectFunctionCall2(timestamp_mi_interval, TimestampGetDatum(now),
-                                                 PointerGetDatum(timeout)));
-  });
-  // Judged by the cutoff itself: '-1 year 361 days' must not reach the future.
+  clock.cutoff = minus(clock.now, *timeout);
+  // Judged by the cutoff itself too: '-1 year 361 days' must not reach the future.
   core::validate_timeout(false, clock.now - clock.cutoff, argument);
   return clock;
 }
 
 uint64 find_in_table(const registry::Watched& w, const Clock& clock, const RowSink& sink) {
-  const std::vector<pg::Param> params = stuck_params(w, clock);
+  const std::vector<pg::Param> params = statement_params(w, clock, std::nullopt);
+  const std::string sql = core::find_query(w.table, claims_of(w), pg::quote_ident);
   uint64 total = 0;
   with_table_code_user(w, [&] {
-    pg::Cursor cursor(core::find_query(w.table, pg::quote_ident), params, false);
+    pg::Cursor cursor(sql, params, false);
     for (;;) {
       const uint64 rows = cursor.fetch(kChunkRows);
       if (rows == 0) break;
@@ -106,49 +129,47 @@ uint64 find_in_table(const registry::Watched& w, const Clock& clock, const RowSi
 
 uint64 recover_table(const registry::Watched& w, const Clock& clock, std::optional<int64> limit,
                      const RowSink& sink) {
-  std::vector<pg::Param> params = stuck_params(w, clock);
+  const std::vector<pg::Param> params = statement_params(w, clock, limit);
+  const core::Claims claims = claims_of(w);
   if (!may_update(w)) {
     // Nothing to do is not an error; stuck runs the caller may not fix are.
-    if (pg::execute(core::exists_query(w.table, pg::quote_ident), params, false) == 0) return 0;
+    if (pg::execute(core::exists_query(w.table, claims, pg::quote_ident), params, false) == 0) {
+      return 0;
+    }
     const std::string role = pg::current_role_name();
     throw Error(sqlstate::kInsufficientPrivilege,
                 "permission denied to recover stuck runs of table " + w.name,
                 "Role \"" + role + "\" may not update it, and it has stuck runs.",
                 "GRANT UPDATE ON " + w.name + " TO " + pg::quote_ident(role) + ";");
   }
-  params.push_back(pg::param(w.status_type, w.status_type == TEXTOID
-                                                ? pg::text_datum(w.table.failed_status)
-                                                : pg::guard([&] {
-                                                    return DirectFunctionCall2(
-                                                        enum_in,
-                                                        CStringGetDatum(
-                                                            w.table.failed_status.c_str()),
-                                                        ObjectIdGetDatum(w.status_type));
-                                                  })));
-  params.push_back(time_param(w.table.finished ? w.finished_type : TIMESTAMPTZOID, clock.now));
-  params.push_back(limit ? pg::param(INT8OID, Int64GetDatum(*limit)) : pg::null_param(INT8OID));
-  params.push_back(pg::param(TEXTOID, pg::text_datum(w.name)));
 
   const history::Writer writer;  // records the caller, before any identity switch
-
+  const std::string sql = core::recover_query(w.table, claims, pg::quote_ident);
   uint64 total = 0;
-  with_table_code_user(w, [&] {
-    pg::Cursor cursor(core::recover_query(w.table, pg::quote_ident), params, false);
-    for (;;) {
-      const uint64 rows = cursor.fetch(kChunkRows);
-      if (rows == 0) break;
-      history::Chunk history;
-      for (uint64 row = 0; row < rows; ++row) {
-        RunRow r = read_row(w, clock, row);
-        bool is_null = false;
-        r.new_status = pg::value(row, 6, &is_null);
-        history.add(r, pg::value(row, 7, &is_null));
-        sink(r);
+  with_lock_timeout([&] {
+    with_table_code_user(w, [&] {
+      pg::Cursor cursor(sql, params, false);
+      pg::ScratchContext scratch;  // history arrays and payload copies: per chunk
+      for (;;) {
+        const uint64 rows = cursor.fetch(kChunkRows);
+        if (rows == 0) break;
+        scratch.run([&] {
+          history::Chunk history;
+          for (uint64 row = 0; row < rows; ++row) {
+            RunRow r = read_row(w, clock, row);
+            bool is_null = false;
+            r.new_status = pg::value(row, 8, &is_null);
+            r.previous_values = pg::value(row, 10, &is_null);
+            history.add(r, pg::value(row, 9, &is_null));
+            sink(r);
+          }
+          writer.write(w, history);
+          if (claims == core::Claims::kConsult) claims::forget(w.relid, history.run_ids);
+        });
+        total += rows;
       }
-      writer.write(w, "timeout", history);
-      total += rows;
-    }
-    cursor.close();
+      cursor.close();
+    });
   });
   return total;
 }

@@ -5,7 +5,7 @@
 
 #include <functional>
 
-#include "bridge/postgres.hpp"
+#include "bridge/spi.hpp"
 #include "registry/registry.hpp"
 
 namespace recovery::engine {
@@ -26,17 +26,23 @@ Clock clock_for(const Interval* timeout, const char* argument = "timeout");
 // valid only during the callback.
 struct RunRow {
   const registry::Watched* table = nullptr;
-  Datum run_id = 0;          // text
-  Datum status = 0;          // text: current status (find) or the previous one (recover)
-  Datum new_status = 0;      // text (recover only)
-  Datum started_at = 0;      // timestamptz
+  Datum run_id = 0;      // text
+  Datum status = 0;      // text: current status (find) or the previous one (recover)
+  Datum new_status = 0;  // text (recover only)
+  Datum started_at = 0;  // timestamptz
   bool started_at_null = false;
   Datum last_activity_at = 0;  // timestamptz
   int32 stuck_minutes = 0;
-  const char* reason = "timeout";
-  Datum run = 0;  // jsonb: the whole row
+  Datum reason = 0;           // text: timeout, owner_gone, max_runtime, progress_complete, requeued
+  Datum action = 0;           // text: fail, complete, requeue
+  Datum run = 0;              // jsonb: the whole row
+  Datum previous_values = 0;  // jsonb (recover only): other columns' values before
 };
 using RowSink = std::function<void(const RunRow&)>;
+
+// The parameters ($1..$13) every statement of core/run_table.hpp gets.
+std::vector<pg::Param> statement_params(const registry::Watched& table, const Clock& clock,
+                                        std::optional<int64> limit);
 
 // Feeds every stuck run of `table` to `sink`, oldest first. Changes nothing.
 uint64 find_in_table(const registry::Watched& table, const Clock& clock, const RowSink& sink);
@@ -46,7 +52,7 @@ uint64 find_in_table(const registry::Watched& table, const Clock& clock, const R
 // UPDATE, writes one history row and one NOTIFY per run, all in the calling
 // transaction. Throws 42501 if the caller may not update the table and it has
 // stuck runs. Needs SPI.
-uint64 recover_table(const registry::Watched& table, const Clock& clock,
-                     std::optional<int64> limit, const RowSink& sink);
+uint64 recover_table(const registry::Watched& table, const Clock& clock, std::optional<int64> limit,
+                     const RowSink& sink);
 
 }  // namespace recovery::engine

@@ -17,6 +17,9 @@ void Chunk::add(const engine::RunRow& r, Datum payload) {
   started_nulls.push_back(r.started_at_null);
   last.push_back(r.last_activity_at);
   minutes.push_back(Int32GetDatum(r.stuck_minutes));
+  reasons.push_back(r.reason);
+  actions.push_back(r.action);
+  previous_values.push_back(r.previous_values);
   payloads.push_back(payload);
 }
 
@@ -25,7 +28,7 @@ Writer::Writer()
       role_(pg::current_role_name()),
       application_(pg::current_application_name()) {}
 
-void Writer::write(const registry::Watched& w, const char* reason, const Chunk& c) const {
+void Writer::write(const registry::Watched& w, const Chunk& c) const {
   if (c.empty()) return;
   const Oid timestamptz_array = pg::array_type_of(TIMESTAMPTZOID);
   const std::vector<pg::Param> params = {
@@ -36,22 +39,59 @@ void Writer::write(const registry::Watched& w, const char* reason, const Chunk& 
       pg::param(timestamptz_array, pg::array_of(c.started, c.started_nulls, TIMESTAMPTZOID)),
       pg::param(timestamptz_array, pg::array_of(c.last, {}, TIMESTAMPTZOID)),
       pg::param(INT4ARRAYOID, pg::array_of(c.minutes, {}, INT4OID)),
-      pg::param(TEXTOID, pg::text_datum(reason)),
+      pg::param(TEXTARRAYOID, pg::array_of(c.reasons, {}, TEXTOID)),
       pg::param(TEXTOID, pg::text_datum(role_)),
       pg::param(TEXTOID, pg::text_datum(application_)),
+      pg::param(TEXTARRAYOID, pg::array_of(c.actions, {}, TEXTOID)),
+      pg::param(pg::array_type_of(JSONBOID), pg::array_of(c.previous_values, {}, JSONBOID)),
   };
   pg::as_role(owner_, [&] {
     pg::execute(
         "INSERT INTO recovery.history (run_table, run_id, previous_status, new_status, "
-        "started_at, last_activity_at, stuck_minutes, reason, recovered_by, application_name) "
+        "started_at, last_activity_at, stuck_minutes, reason, action, previous_values, "
+        "recovered_by, application_name) "
         "SELECT $1, u.run_id, u.previous_status, u.new_status, u.started_at, "
-        "u.last_activity_at, u.stuck_minutes, $8, $9::pg_catalog.name, $10 "
+        "u.last_activity_at, u.stuck_minutes, u.reason, u.action, u.previous_values, "
+        "$9::pg_catalog.name, $10 "
         "FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3), pg_catalog.unnest($4), "
-        "pg_catalog.unnest($5), pg_catalog.unnest($6), pg_catalog.unnest($7)) "
-        "AS u(run_id, previous_status, new_status, started_at, last_activity_at, stuck_minutes)",
+        "pg_catalog.unnest($5), pg_catalog.unnest($6), pg_catalog.unnest($7), "
+        "pg_catalog.unnest($8), pg_catalog.unnest($11), pg_catalog.unnest($12)) "
+        "AS u(run_id, previous_status, new_status, started_at, last_activity_at, stuck_minutes, "
+        "reason, action, previous_values)",
         params, false);
   });
   pg::notify(kNotifyChannel, c.payloads);
+}
+
+int64 Writer::write_undo(const registry::Watched& w, const std::string& run_id,
+                         const std::string& from_status, const std::string& to_status,
+                         int64 undo_of) const {
+  const std::vector<pg::Param> params = {
+      pg::param(TEXTOID, pg::text_datum(w.name)),
+      pg::param(TEXTOID, pg::text_datum(run_id)),
+      pg::param(TEXTOID, pg::text_datum(from_status)),
+      pg::param(TEXTOID, pg::text_datum(to_status)),
+      pg::param(INT8OID, Int64GetDatum(undo_of)),
+      pg::param(TEXTOID, pg::text_datum(role_)),
+      pg::param(TEXTOID, pg::text_datum(application_)),
+  };
+  int64 id = 0;
+  pg::as_role(owner_, [&] {
+    pg::execute(
+        "INSERT INTO recovery.history (run_table, run_id, previous_status, new_status, "
+        "stuck_minutes, reason, action, undo_of, recovered_by, application_name) "
+        "VALUES ($1, $2, $3, $4, 0, 'undo', 'undo', $5, $6::pg_catalog.name, $7) RETURNING id",
+        params, false);
+    bool is_null = false;
+    id = DatumGetInt64(pg::value(0, 1, &is_null));
+  });
+  const std::string payload_sql =
+      "SELECT pg_catalog.jsonb_build_object('run_table', $1, 'run_id', $2, 'previous_status', "
+      "$3, 'new_status', $4)::pg_catalog.text";
+  pg::execute(payload_sql, {params[0], params[1], params[2], params[3]}, false);
+  bool is_null = false;
+  pg::notify(kNotifyChannel, std::vector<Datum>{pg::value(0, 1, &is_null)});
+  return id;
 }
 
 uint64 prune(TimestampTz cutoff, int64 batch, bool single_batch) {

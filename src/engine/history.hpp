@@ -9,7 +9,8 @@ namespace recovery::history {
 
 // The history rows (and NOTIFY payloads) of one chunk of recovered runs.
 struct Chunk {
-  std::vector<Datum> run_ids, previous, next, started, last, minutes, payloads;
+  std::vector<Datum> run_ids, previous, next, started, last, minutes, reasons, actions,
+      previous_values, payloads;
   std::vector<bool> started_nulls;
 
   void add(const engine::RunRow& run, Datum notify_payload);
@@ -21,7 +22,11 @@ class Writer {
  public:
   Writer();
   // Inserts the chunk's rows and sends one NOTIFY recovery per run.
-  void write(const registry::Watched& table, const char* reason, const Chunk& chunk) const;
+  void write(const registry::Watched& table, const Chunk& chunk) const;
+  // Records an undo of history row `undo_of`; returns the new row's id.
+  int64 write_undo(const registry::Watched& table, const std::string& run_id,
+                   const std::string& from_status, const std::string& to_status,
+                   int64 undo_of) const;
 
  private:
   Oid owner_;

@@ -1,5 +1,7 @@
 #include "registry/registry.hpp"
 
+#include <algorithm>
+
 #include "bridge/backend.hpp"
 #include "bridge/spi.hpp"
 #include "core/error.hpp"
@@ -20,6 +22,14 @@ struct Registration {
   std::string id_column;
   std::vector<std::string> active_statuses;
   std::string failed_status;
+  std::optional<Interval> max_runtime;
+  std::optional<std::string> progress_column;
+  std::optional<std::string> total_column;
+  std::string completed_status = "COMPLETED";
+  bool requeue = false;
+  std::optional<std::string> attempts_column;
+  int32 max_attempts = 0;
+  std::string requeue_status = "PENDING";
 };
 
 std::string quoted(const std::string& name) { return "\"" + name + "\""; }
@@ -47,6 +57,24 @@ AttrNumber require_column(Oid relid, const std::string& table, const std::string
                 "column " + quoted(column) + " of table " + table + " does not exist",
                 std::string("It was given as the ") + role + " column.",
                 "Pass the right column name to recovery.watch().");
+  }
+  return attnum;
+}
+
+bool is_number_type(Oid type) {
+  return type == INT2OID || type == INT4OID || type == INT8OID || type == NUMERICOID;
+}
+
+AttrNumber number_column(Oid relid, const std::string& table, const std::string& column,
+                         const char* role, bool integer_only) {
+  const AttrNumber attnum = require_column(relid, table, column, role);
+  const Oid type = pg::column_type(relid, attnum);
+  if (integer_only ? (type != INT2OID && type != INT4OID && type != INT8OID)
+                   : !is_number_type(type)) {
+    throw Error(sqlstate::kDatatypeMismatch,
+                std::string(role) + " column " + quoted(column) + " of table " + table +
+                    " has type " + pg::type_name(type),
+                {}, integer_only ? "Use an integer column." : "Use an integer or numeric column.");
   }
   return attnum;
 }
@@ -106,6 +134,7 @@ Watched resolve(const Registration& reg) {
     w.status_type = status_type;
     std::vector<std::string> labels = reg.active_statuses;
     labels.push_back(reg.failed_status);
+    if (reg.progress_column) labels.push_back(reg.completed_status);
     for (const auto& label : labels) {
       if (!pg::enum_has_label(status_type, label)) {
         const std::string type = pg::type_name(status_type);
@@ -113,8 +142,9 @@ Watched resolve(const Registration& reg) {
                     "enum type " + type + " of column " + quoted(reg.status_column) +
                         " has no label " + quoted(label),
                     {},
-                    "Add it with ALTER TYPE " + type + " ADD VALUE, or pass the statuses the "
-                    "type has.");
+                    "Add it with ALTER TYPE " + type +
+                        " ADD VALUE, or pass the statuses the "
+                        "type has.");
       }
     }
   } else {
@@ -130,39 +160,73 @@ Watched resolve(const Registration& reg) {
   t.started = time_column(reg.relid, w.name, reg.started_column, "started", &started_type);
   if (reg.activity_column) {
     Oid activity_type = InvalidOid;
-    t.activity =
-        time_column(reg.relid, w.name, *reg.activity_column, "activity", &activity_type);
+    t.activity = time_column(reg.relid, w.name, *reg.activity_column, "activity", &activity_type);
   }
   w.last_activity_type =
       core::last_activity_kind(t) == TimeKind::kTimestamp ? TIMESTAMPOID : TIMESTAMPTZOID;
   if (reg.finished_column) {
-    t.finished =
-        time_column(reg.relid, w.name, *reg.finished_column, "finished", &w.finished_type);
+    t.finished = time_column(reg.relid, w.name, *reg.finished_column, "finished", &w.finished_type);
     const AttrNumber finished_attnum = pg::column_number(reg.relid, *reg.finished_column);
     require_writable(reg.relid, finished_attnum, w.name, *reg.finished_column, "finished");
     w.updated_columns.push_back(finished_attnum);
   }
-  require_column(reg.relid, w.name, reg.id_column, "id");
+  w.id_type = pg::column_type(reg.relid, require_column(reg.relid, w.name, reg.id_column, "id"));
+  w.started_type = started_type;
+  if (t.activity)
+    w.activity_type = t.activity->kind == TimeKind::kTimestamp ? TIMESTAMPOID : TIMESTAMPTZOID;
+
+  w.max_runtime = reg.max_runtime;
+  t.has_max_runtime = reg.max_runtime.has_value();
+  if (reg.progress_column || reg.total_column) {
+    if (!reg.progress_column || !reg.total_column) {
+      throw Error(sqlstate::kInvalidParameterValue, "progress_column and total_column go together",
+                  {},
+                  "Pass both, for example progress_column => 'completed', total_column => "
+                  "'totalProspects'.");
+    }
+    number_column(reg.relid, w.name, *reg.progress_column, "progress", false);
+    number_column(reg.relid, w.name, *reg.total_column, "total", false);
+    t.progress_column = reg.progress_column;
+    t.total_column = reg.total_column;
+    t.completed_status = reg.completed_status;
+  }
+  if (reg.requeue) {
+    const AttrNumber attempts =
+        number_column(reg.relid, w.name, *reg.attempts_column, "attempts", true);
+    require_writable(reg.relid, attempts, w.name, *reg.attempts_column, "attempts");
+    w.updated_columns.push_back(attempts);
+    if (t.activity) {
+      const AttrNumber activity = pg::column_number(reg.relid, t.activity->name);
+      require_writable(reg.relid, activity, w.name, t.activity->name, "activity");
+      w.updated_columns.push_back(activity);
+    }
+    t.requeue = true;
+    t.attempts_column = reg.attempts_column;
+    t.requeue_status = reg.requeue_status;
+    w.max_attempts = reg.max_attempts;
+  }
 
   // A column recovery writes must not be one it reads to decide.
   for (const auto* other : {&reg.started_column, &reg.id_column}) {
     if (*other == reg.status_column || (reg.finished_column && *other == *reg.finished_column)) {
-      throw Error(sqlstate::kInvalidParameterValue,
-                  "column " + quoted(*other) + " of table " + w.name +
-                      " is given for two different roles");
+      throw Error(
+          sqlstate::kInvalidParameterValue,
+          "column " + quoted(*other) + " of table " + w.name + " is given for two different roles");
     }
   }
-  if (reg.activity_column && (*reg.activity_column == reg.status_column ||
-                              (reg.finished_column && *reg.activity_column == *reg.finished_column))) {
-    throw Error(sqlstate::kInvalidParameterValue,
-                "column " + quoted(*reg.activity_column) + " of table " + w.name +
-                    " is given for two different roles");
+  if (reg.activity_column &&
+      (*reg.activity_column == reg.status_column ||
+       (reg.finished_column && *reg.activity_column == *reg.finished_column))) {
+    throw Error(sqlstate::kInvalidParameterValue, "column " + quoted(*reg.activity_column) +
+                                                      " of table " + w.name +
+                                                      " is given for two different roles");
   }
   return w;
 }
 
 std::vector<std::string> required(const std::vector<std::optional<std::string>>& values) {
   std::vector<std::string> result;
+  result.reserve(values.size());
   for (const auto& v : values) result.push_back(v.value_or(""));
   return result;
 }
@@ -171,7 +235,10 @@ const char* const kLoadSql =
     "SELECT run_table::pg_catalog.oid, table_name, status_column::pg_catalog.text, "
     "started_column::pg_catalog.text, activity_column::pg_catalog.text, "
     "finished_column::pg_catalog.text, id_column::pg_catalog.text, active_statuses, "
-    "failed_status FROM recovery.watched_tables";
+    "failed_status, max_runtime, progress_column::pg_catalog.text, "
+    "total_column::pg_catalog.text, completed_status, on_stuck, "
+    "attempts_column::pg_catalog.text, max_attempts, requeue_status "
+    "FROM recovery.watched_tables";
 
 }  // namespace
 
@@ -183,10 +250,9 @@ std::vector<Watched> load(std::optional<Oid> only) {
     params.push_back(pg::param(REGCLASSOID, ObjectIdGetDatum(*only)));
   }
   sql += " ORDER BY table_name, run_table";
-  const uint64 rows = pg::execute(sql, params, true);
+  const uint64 rows = pg::execute(sql, params, false);  // sees this transaction's own changes
   if (only && rows == 0) {
-    const std::string name =
-        pg::relation_name(*only).value_or("with OID " + std::to_string(*only));
+    const std::string name = pg::relation_name(*only).value_or("with OID " + std::to_string(*only));
     throw Error(sqlstate::kObjectNotInPrerequisiteState,
                 "table " + name + " is not watched by recovery", {},
                 "Register it first: SELECT recovery.watch('" + name + "');");
@@ -206,6 +272,14 @@ std::vector<Watched> load(std::optional<Oid> only) {
     reg.id_column = pg::text_value(row, 7);
     reg.active_statuses = required(pg::text_array_value(row, 8));
     reg.failed_status = pg::text_value(row, 9);
+    reg.max_runtime = pg::interval_value(row, 10);
+    reg.progress_column = pg::optional_text_value(row, 11);
+    reg.total_column = pg::optional_text_value(row, 12);
+    reg.completed_status = pg::optional_text_value(row, 13).value_or("COMPLETED");
+    reg.requeue = pg::text_value(row, 14) == "requeue";
+    reg.attempts_column = pg::optional_text_value(row, 15);
+    reg.max_attempts = pg::optional_int32_value(row, 16).value_or(0);
+    reg.requeue_status = pg::optional_text_value(row, 17).value_or("PENDING");
     regs.emplace_back(std::move(reg), std::move(registered_name));
   }
 
@@ -215,10 +289,10 @@ std::vector<Watched> load(std::optional<Oid> only) {
       tables.push_back(resolve(reg));
     } catch (const Error& e) {
       const std::string name = pg::relation_name(reg.relid).value_or(registered_name);
-      pg::report(WARNING, "recovery: skipping watched table " + name + ": " + e.what(),
-                 e.detail(),
+      pg::report(WARNING, "recovery: skipping watched table " + name + ": " + e.what(), e.detail(),
                  "Fix the table, re-register it with recovery.watch(), or stop watching it "
-                 "with SELECT recovery.unwatch(" + std::to_string(reg.relid) + ");");
+                 "with SELECT recovery.unwatch(" +
+                     std::to_string(reg.relid) + ");");
     }
   }
   return tables;
@@ -241,22 +315,82 @@ bool is_unique_column(Oid relid, AttrNumber attnum) {
   return pg::execute(
              "SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid = $1 AND i.indisunique "
              "AND i.indnkeyatts = 1 AND i.indkey[0] = $2 AND i.indpred IS NULL LIMIT 1",
-             {pg::param(OIDOID, ObjectIdGetDatum(relid)), pg::param(INT2OID, Int16GetDatum(attnum))},
+             {pg::param(OIDOID, ObjectIdGetDatum(relid)),
+              pg::param(INT2OID, Int16GetDatum(attnum))},
              true) > 0;
 }
 
 std::string detect_or_throw(const std::vector<std::string>& columns,
-                            const std::vector<std::string>& candidates, const std::string& table,
+                            const core::Candidates& candidates, const std::string& table,
                             const char* argument) {
   auto found = core::detect_column(columns, candidates);
   if (found) return *found;
   std::string list;
-  for (const auto& c : candidates) list += (list.empty() ? "" : ", ") + quoted(c);
+  for (const char* c : candidates) list += (list.empty() ? "" : ", ") + quoted(c);
   throw Error(sqlstate::kUndefinedColumn,
               std::string("could not detect the ") + argument + " of table " + table,
               "None of these columns exists: " + list + ".",
               std::string("Pass it explicitly: recovery.watch('") + table + "', " + argument +
                   " => '...').");
+}
+
+bool contains(const std::vector<std::string>& list, const std::string& value) {
+  return std::find(list.begin(), list.end(), value) != list.end();
+}
+
+// The options beyond timeouts: validated here, their columns in resolve().
+void apply_options(const WatchArgs& args, Registration* reg) {
+  if (args.max_runtime) {
+    const Interval& m = *args.max_runtime;
+    if (m.time < 0 || m.day < 0 || m.month < 0 || (m.time == 0 && m.day == 0 && m.month == 0)) {
+      throw Error(sqlstate::kInvalidParameterValue, "max_runtime must be a positive interval", {},
+                  "Pass the longest a run may take, for example '6 hours', or NULL.");
+    }
+    reg->max_runtime = args.max_runtime;
+  }
+  reg->progress_column = args.progress_column;
+  reg->total_column = args.total_column;
+  if (args.progress_column || args.total_column) {
+    if (!args.completed_status) {
+      throw Error(sqlstate::kNullValueNotAllowed, "completed_status must not be NULL", {},
+                  "Pass the status of a finished run, for example 'COMPLETED'.");
+    }
+    reg->completed_status = *args.completed_status;
+    if (contains(reg->active_statuses, reg->completed_status) ||
+        reg->completed_status == reg->failed_status) {
+      throw Error(sqlstate::kInvalidParameterValue,
+                  "completed_status \"" + reg->completed_status +
+                      "\" must differ from the active and failed statuses");
+    }
+  }
+  const std::string on_stuck = args.on_stuck.value_or("");
+  if (on_stuck != "fail" && on_stuck != "requeue") {
+    throw Error(sqlstate::kInvalidParameterValue, "on_stuck must be 'fail' or 'requeue'", {},
+                "'fail' marks stuck runs failed; 'requeue' puts them back while attempts last.");
+  }
+  reg->attempts_column = args.attempts_column;
+  reg->max_attempts = args.max_attempts.value_or(0);
+  if (on_stuck == "requeue") {
+    reg->requeue = true;
+    if (!args.attempts_column) {
+      throw Error(sqlstate::kInvalidParameterValue, "on_stuck => 'requeue' needs attempts_column",
+                  {}, "Name the integer column that counts a run's attempts.");
+    }
+    if (!args.max_attempts || *args.max_attempts < 1) {
+      throw Error(sqlstate::kInvalidParameterValue,
+                  "on_stuck => 'requeue' needs max_attempts of at least 1", {},
+                  "A run is failed once its attempts reach max_attempts.");
+    }
+    if (!args.requeue_status) {
+      throw Error(sqlstate::kNullValueNotAllowed, "requeue_status must not be NULL");
+    }
+    reg->requeue_status = *args.requeue_status;
+    if (!contains(reg->active_statuses, reg->requeue_status)) {
+      throw Error(sqlstate::kInvalidParameterValue,
+                  "requeue_status \"" + reg->requeue_status + "\" is not an active status", {},
+                  "A requeued run must be active again: use one of active_statuses.");
+    }
+  }
 }
 
 }  // namespace
@@ -296,11 +430,11 @@ bool watch(const WatchArgs& args) {
   reg.status_column = *args.status_column;
   reg.active_statuses = required(*args.active_statuses);
   reg.failed_status = *args.failed_status;
+  apply_options(args, &reg);
   const std::vector<std::string> columns = pg::column_names(args.relid);
-  reg.started_column = args.started_column
-                           ? *args.started_column
-                           : detect_or_throw(columns, core::kStartedCandidates, name,
-                                             "started_column");
+  reg.started_column = args.started_column ? *args.started_column
+                                           : detect_or_throw(columns, core::kStartedCandidates,
+                                                             name, "started_column");
   reg.activity_column = args.activity_column
                             ? args.activity_column
                             : core::detect_column(columns, core::kActivityCandidates);
@@ -323,8 +457,8 @@ bool watch(const WatchArgs& args) {
   if (args.id_column &&
       !is_unique_column(args.relid, pg::column_number(args.relid, reg.id_column))) {
     throw Error(sqlstate::kInvalidColumnReference,
-                "id column " + quoted(reg.id_column) + " of table " + name + " is not unique",
-                {}, "Use the primary key or a column with a unique index.");
+                "id column " + quoted(reg.id_column) + " of table " + name + " is not unique", {},
+                "Use the primary key or a column with a unique index.");
   }
 
   auto optional_name = [](const std::optional<std::string>& v) {
@@ -341,19 +475,37 @@ bool watch(const WatchArgs& args) {
       pg::param(TEXTARRAYOID, pg::text_array_datum(reg.active_statuses)),
       pg::param(TEXTOID, pg::text_datum(reg.failed_status)),
       pg::param(TEXTOID, pg::text_datum(pg::current_role_name())),
+      reg.max_runtime ? pg::param(INTERVALOID, pg::interval_datum(*reg.max_runtime))
+                      : pg::null_param(INTERVALOID),
+      optional_name(reg.progress_column),
+      optional_name(reg.total_column),
+      reg.progress_column ? pg::param(TEXTOID, pg::text_datum(reg.completed_status))
+                          : pg::null_param(TEXTOID),
+      pg::param(TEXTOID, pg::text_datum(reg.requeue ? "requeue" : "fail")),
+      optional_name(reg.attempts_column),
+      reg.max_attempts > 0 ? pg::param(INT4OID, Int32GetDatum(reg.max_attempts))
+                           : pg::null_param(INT4OID),
+      reg.requeue ? pg::param(TEXTOID, pg::text_datum(reg.requeue_status))
+                  : pg::null_param(TEXTOID),
   };
   bool inserted = false;
   pg::as_role(pg::relation_owner(pg::recovery_table("watched_tables")), [&] {
     pg::execute(
         "INSERT INTO recovery.watched_tables AS w (run_table, table_name, status_column, "
         "started_column, activity_column, finished_column, id_column, active_statuses, "
-        "failed_status, watched_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "
+        "failed_status, watched_by, max_runtime, progress_column, total_column, "
+        "completed_status, on_stuck, attempts_column, max_attempts, requeue_status) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) "
         "ON CONFLICT (run_table) DO UPDATE SET table_name = EXCLUDED.table_name, "
         "status_column = EXCLUDED.status_column, started_column = EXCLUDED.started_column, "
         "activity_column = EXCLUDED.activity_column, finished_column = "
         "EXCLUDED.finished_column, id_column = EXCLUDED.id_column, active_statuses = "
         "EXCLUDED.active_statuses, failed_status = EXCLUDED.failed_status, watched_by = "
-        "EXCLUDED.watched_by, watched_at = pg_catalog.now() "
+        "EXCLUDED.watched_by, max_runtime = EXCLUDED.max_runtime, progress_column = "
+        "EXCLUDED.progress_column, total_column = EXCLUDED.total_column, completed_status = "
+        "EXCLUDED.completed_status, on_stuck = EXCLUDED.on_stuck, attempts_column = "
+        "EXCLUDED.attempts_column, max_attempts = EXCLUDED.max_attempts, requeue_status = "
+        "EXCLUDED.requeue_status, watched_at = pg_catalog.now() "
         "RETURNING (w.xmax = 0)",
         params, false);
     bool is_null = false;

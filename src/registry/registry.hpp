@@ -15,7 +15,12 @@ struct Watched {
   Oid status_type = InvalidOid;         // text/varchar (as text) or the enum
   Oid last_activity_type = InvalidOid;  // TIMESTAMPOID or TIMESTAMPTZOID
   Oid finished_type = InvalidOid;       // likewise; InvalidOid without a finished column
+  Oid started_type = InvalidOid;
+  Oid id_type = InvalidOid;
+  Oid activity_type = InvalidOid;  // InvalidOid without an activity column
   std::vector<AttrNumber> updated_columns;
+  std::optional<Interval> max_runtime;
+  int32 max_attempts = 0;
 };
 
 // Every watched table (or only `only`, which must be watched). A table that
@@ -32,6 +37,14 @@ struct WatchArgs {
   std::optional<std::string> id_column;
   std::optional<std::vector<std::optional<std::string>>> active_statuses;
   std::optional<std::string> failed_status;
+  std::optional<Interval> max_runtime;
+  std::optional<std::string> progress_column;
+  std::optional<std::string> total_column;
+  std::optional<std::string> completed_status;
+  std::optional<std::string> on_stuck;
+  std::optional<std::string> attempts_column;
+  std::optional<int32> max_attempts;
+  std::optional<std::string> requeue_status;
 };
 
 // Validates and stores a registration; true when the table was not watched

@@ -15,6 +15,7 @@ int naptime_seconds = 60;
 int timeout_minutes = 30;
 int batch_size = 1000;
 int history_retention_minutes = 90 * 24 * 60;
+int lock_timeout_ms = 1000;
 
 void define() {
   // _PG_init runs before any C++ could throw; these calls only ereport on
@@ -34,23 +35,28 @@ void define() {
       &worker_role, "", PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
   DefineCustomBoolVariable("recovery.enabled",
                            "Whether the recovery background worker recovers stuck runs.",
-                           "Off pauses the workers without a restart.", &enabled, true,
-                           PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
-  DefineCustomIntVariable("recovery.naptime", "Time between two recovery worker cycles.",
-                          nullptr, &naptime_seconds, 60, 1, 86400, PGC_SIGHUP, GUC_UNIT_S,
-                          nullptr, nullptr, nullptr);
+                           "Off pauses the workers without a restart.", &enabled, true, PGC_SIGHUP,
+                           0, nullptr, nullptr, nullptr);
+  DefineCustomIntVariable("recovery.naptime", "Time between two recovery worker cycles.", nullptr,
+                          &naptime_seconds, 60, 1, 86400, PGC_SIGHUP, GUC_UNIT_S, nullptr, nullptr,
+                          nullptr);
   DefineCustomIntVariable(
       "recovery.timeout", "Time without activity after which the worker recovers a run.",
       "The worker's equivalent of recover_stuck_runs(timeout).", &timeout_minutes, 30, 1,
       INT_MAX / 2, PGC_SIGHUP, GUC_UNIT_MIN, nullptr, nullptr, nullptr);
+  DefineCustomIntVariable("recovery.batch_size",
+                          "Most runs the worker recovers in one transaction.",
+                          "Bounds row locks and transaction size when many runs are stuck at once.",
+                          &batch_size, 1000, 1, 1000000, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+  DefineCustomIntVariable("recovery.history_retention",
+                          "Age after which the worker deletes recovery.history rows.",
+                          "0 keeps the history forever.", &history_retention_minutes, 90 * 24 * 60,
+                          0, INT_MAX / 2, PGC_SIGHUP, GUC_UNIT_MIN, nullptr, nullptr, nullptr);
   DefineCustomIntVariable(
-      "recovery.batch_size", "Most runs the worker recovers in one transaction.",
-      "Bounds row locks and transaction size when many runs are stuck at once.", &batch_size,
-      1000, 1, 1000000, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
-  DefineCustomIntVariable(
-      "recovery.history_retention", "Age after which the worker deletes recovery.history rows.",
-      "0 keeps the history forever.", &history_retention_minutes, 90 * 24 * 60, 0, INT_MAX / 2,
-      PGC_SIGHUP, GUC_UNIT_MIN, nullptr, nullptr, nullptr);
+      "recovery.lock_timeout", "Longest recovery waits for a table lock.",
+      "Row locks held by live transactions are skipped, never waited for; this bounds the wait "
+      "for anything else (a table being altered). A shorter session lock_timeout is kept.",
+      &lock_timeout_ms, 1000, 1, INT_MAX, PGC_USERSET, GUC_UNIT_MS, nullptr, nullptr, nullptr);
   MarkGUCPrefixReserved("recovery");
 }
 

@@ -4,13 +4,14 @@
 
 namespace recovery::settings {
 
-extern char* databases;        // recovery.databases (postmaster start)
-extern char* worker_role;      // recovery.worker_role
-extern bool enabled;           // recovery.enabled
-extern int naptime_seconds;    // recovery.naptime
-extern int timeout_minutes;    // recovery.timeout
-extern int batch_size;         // recovery.batch_size
+extern char* databases;                // recovery.databases (postmaster start)
+extern char* worker_role;              // recovery.worker_role
+extern bool enabled;                   // recovery.enabled
+extern int naptime_seconds;            // recovery.naptime
+extern int timeout_minutes;            // recovery.timeout
+extern int batch_size;                 // recovery.batch_size
 extern int history_retention_minutes;  // recovery.history_retention (0 keeps all)
+extern int lock_timeout_ms;            // recovery.lock_timeout
 
 void define();
 

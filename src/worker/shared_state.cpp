@@ -32,8 +32,8 @@ void on_shmem_startup() {
   LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
   bool found = false;
   const int count = requested_count();
-  auto* header = static_cast<detail::Header*>(ShmemInitStruct("recovery worker state",
-                                                              state_size(count), &found));
+  auto* header = static_cast<detail::Header*>(
+      ShmemInitStruct("recovery worker state", state_size(count), &found));
   if (!found) {
     SpinLockInit(&header->mutex);
     header->count = count;
@@ -81,6 +81,44 @@ std::vector<WorkerSlot> snapshot() {
   for (int i = 0; i < g_header->count; ++i) copy[i] = detail::slots()[i];
   SpinLockRelease(&g_header->mutex);
   return copy;
+}
+
+int slot_of(const std::string& database) {
+  if (g_header == nullptr) return -1;
+  for (int i = 0; i < g_header->count; ++i) {
+    if (database == detail::slots()[i].database) return i;  // names never change
+  }
+  return -1;
+}
+
+void report_exit(int slot, pid_t pid) noexcept {
+  if (g_header == nullptr || slot < 0 || slot >= g_header->count) return;
+  Latch* latch = nullptr;
+  SpinLockAcquire(&g_header->mutex);
+  WorkerSlot& s = detail::slots()[slot];
+  if (s.exited_count < static_cast<int>(sizeof(s.exited) / sizeof(s.exited[0]))) {
+    s.exited[s.exited_count++] = pid;
+  } else {
+    s.exited_overflow = true;
+  }
+  latch = s.latch;
+  SpinLockRelease(&g_header->mutex);
+  if (latch != nullptr) SetLatch(latch);
+}
+
+std::vector<pid_t> take_exits(int slot, bool* overflow) {
+  std::vector<pid_t> pids;
+  pids.reserve(16);
+  *overflow = false;
+  if (g_header == nullptr || slot < 0 || slot >= g_header->count) return pids;
+  SpinLockAcquire(&g_header->mutex);
+  WorkerSlot& s = detail::slots()[slot];
+  for (int i = 0; i < s.exited_count; ++i) pids.push_back(s.exited[i]);
+  *overflow = s.exited_overflow;
+  s.exited_count = 0;
+  s.exited_overflow = false;
+  SpinLockRelease(&g_header->mutex);
+  return pids;
 }
 
 bool wake(const std::string& database) {

@@ -21,6 +21,10 @@ struct WorkerSlot {
   int64 total_recovered;
   char last_error[256];
   Latch* latch;  // the worker's own latch, for run_worker_now()
+  // Backends with claims that exited since the worker last looked.
+  pid_t exited[16];
+  int exited_count;
+  bool exited_overflow;  // more than fit: the worker just waits briefly
 };
 
 // Called from _PG_init while shared_preload_libraries loads: reserves room
@@ -41,6 +45,17 @@ void update(int index, Fn&& change);
 
 // Wakes the worker of `database`; false when no worker runs there.
 bool wake(const std::string& database);
+
+// The slot of `database`'s worker, or -1.
+int slot_of(const std::string& database);
+
+// From an exiting backend that claimed runs: records its pid and wakes the
+// worker. Called from a shmem-exit callback: no allocation, never throws.
+void report_exit(int slot, pid_t pid) noexcept;
+
+// Takes (and clears) the exits reported to `slot`; `overflow` says some
+// were not recorded.
+std::vector<pid_t> take_exits(int slot, bool* overflow);
 
 namespace detail {
 struct Header {

@@ -4,6 +4,7 @@
 #include "bridge/guard.hpp"
 #include "bridge/spi.hpp"
 #include "core/worker_logic.hpp"
+#include "engine/claims.hpp"
 #include "engine/engine.hpp"
 #include "engine/history.hpp"
 #include "registry/registry.hpp"
@@ -19,6 +20,7 @@ extern "C" {
 #include "storage/ipc.h"
 #include "storage/latch.h"
 #include "storage/proc.h"
+#include "storage/procarray.h"
 #include "tcop/tcopprot.h"
 #include "utils/backend_status.h"
 #include "utils/guc.h"
@@ -118,6 +120,7 @@ std::vector<TableRef> watched_tables() {
 // back short. Returns how many runs it recovered.
 uint64 recover_table(const TableRef& ref) {
   uint64 total = 0;
+  bool first = true;
   for (;;) {
     uint64 done = 0;
     const int64 batch = settings::batch_size;
@@ -127,10 +130,13 @@ uint64 recover_table(const TableRef& ref) {
       // Registry rows are re-read: the table may have changed since.
       const auto tables = registry::load(ref.relid);
       if (tables.empty()) return;
+      // Claims on runs that finished are over; drop them once per cycle.
+      if (first) claims::forget_finished(tables.front());
       done = engine::recover_table(tables.front(), engine::clock_for(&timeout), batch,
                                    [](const engine::RunRow&) {});
     });
     total += done;
+    first = false;
     if (!ok || done < static_cast<uint64>(batch)) break;
     pg::guard([] { CHECK_FOR_INTERRUPTS(); });
   }
@@ -195,10 +201,33 @@ void reload_settings() {
   }
 }
 
+// Claiming backends that exited told us so (claims::claim): wait until they
+// are really gone from the process array (they report while still exiting,
+// possibly holding row locks), so this cycle sees their claims as dead.
+void await_exited_claimers() {
+  bool overflow = false;
+  const std::vector<pid_t> pids = shared::take_exits(g_slot, &overflow);
+  if (pids.empty() && !overflow) return;
+  constexpr int kPollMicros = 2000;
+  constexpr int kMaxPolls = 1000;  // 2 s at most
+  for (int poll = 0; poll < kMaxPolls; ++poll) {
+    bool any_alive = false;
+    for (pid_t pid : pids) {
+      if (pg::guard([&] { return BackendPidGetProc(pid) != nullptr; })) any_alive = true;
+    }
+    if (!any_alive && (!overflow || poll >= 50)) break;  // overflow: 100 ms
+    pg::guard([] {
+      pg_usleep(kPollMicros);
+      CHECK_FOR_INTERRUPTS();
+    });
+  }
+}
+
 void main_loop() {
   for (;;) {
     pg::guard([] { CHECK_FOR_INTERRUPTS(); });
     if (ConfigReloadPending) reload_settings();
+    await_exited_claimers();
     run_cycle();
     const long naptime_ms = static_cast<long>(settings::naptime_seconds) * 1000L;
     pg::guard([&] {

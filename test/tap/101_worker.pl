@@ -61,6 +61,23 @@ wait_for($node, 'postgres', q{SELECT status = 'FAILED' FROM qualification_runs W
 	'stuck once recovery.timeout is 5min');
 is($node->safe_psql('postgres', 'SHOW recovery.timeout'), '5min', 'SHOW has the new timeout');
 
+# History retention: the worker deletes rows older than
+# recovery.history_retention (90 days by default); 0 keeps everything.
+my $ancient = q{INSERT INTO recovery.history (recovered_at, run_table, run_id, previous_status,
+  new_status, stuck_minutes, reason, action, recovered_by)
+  VALUES (now() - interval '100 days', 'public.qualification_runs', '%s', 'PROCESSING', 'FAILED', 1,
+          'timeout', 'fail', current_user)};
+$node->safe_psql('postgres', sprintf($ancient, 'ancient-1'));
+wait_for($node, 'postgres', q{SELECT NOT EXISTS (SELECT 1 FROM recovery.history WHERE run_id = 'ancient-1')},
+	'the worker prunes history older than the retention');
+is($node->safe_psql('postgres', q{SELECT count(*) > 0 FROM recovery.history}), 't', 'recent history stays');
+$node->safe_psql('postgres', q{ALTER SYSTEM SET recovery.history_retention = 0; SELECT pg_reload_conf()});
+sleep 2;
+$node->safe_psql('postgres', sprintf($ancient, 'ancient-2'));
+sleep 3;
+is($node->safe_psql('postgres', q{SELECT count(*) FROM recovery.history WHERE run_id = 'ancient-2'}), '1',
+	'retention 0 keeps everything');
+
 # recovery.naptime follows reload; run_worker_now() wakes it at once.
 $node->safe_psql('postgres', q{ALTER SYSTEM SET recovery.naptime = '1h'; SELECT pg_reload_conf()});
 sleep 3;    # let it fall asleep on the long naptime

@@ -57,10 +57,11 @@ TEST(ValidateStatuses, AcceptsTheSeedDefaults) {
 
 TEST(ValidateStatuses, RejectsEachBadShapeWithItsSqlstate) {
   EXPECT_EQ(sqlstate_of([] { validate_statuses({}, std::string("FAILED")); }), "22023");
-  EXPECT_EQ(sqlstate_of([] { validate_statuses({std::nullopt}, std::string("FAILED")); }),
-            "22023");
+  EXPECT_EQ(sqlstate_of([] { validate_statuses({std::nullopt}, std::string("FAILED")); }), "22023");
   EXPECT_EQ(sqlstate_of([] { validate_statuses({"A", "A"}, std::string("FAILED")); }), "22023");
-  EXPECT_EQ(sqlstate_of([] { validate_statuses({"A", "FAILED"}, std::string("FAILED")); }),
+  EXPECT_EQ(sqlstate_of([] {
+              validate_statuses({"A", "FAILED"}, std::string("FAILED"));
+            }),
             "22023");
   EXPECT_EQ(sqlstate_of([] { validate_statuses({"A"}, std::nullopt); }), "22004");
   EXPECT_EQ(sqlstate_of([] { validate_statuses({""}, std::string("FAILED")); }), "22023");
@@ -101,7 +102,7 @@ TEST(LastActivity, WithoutActivityColumnIsTheStartedColumn) {
 }
 
 TEST(FindQuery, ComparesStatusInItsOwnTypeAndOrdersOldestFirst) {
-  const std::string sql = find_query(prisma_table(), quote);
+  const std::string sql = find_query(prisma_table(), Claims::kIgnore, quote);
   EXPECT_NE(sql.find("WHERE t.\"status\" = ANY ($1) AND GREATEST"), std::string::npos) << sql;
   EXPECT_NE(sql.find("< $2 ORDER BY GREATEST"), std::string::npos) << sql;
   EXPECT_NE(sql.find("FROM public.qualification_runs AS t"), std::string::npos);
@@ -109,20 +110,21 @@ TEST(FindQuery, ComparesStatusInItsOwnTypeAndOrdersOldestFirst) {
 }
 
 TEST(RecoverQuery, LocksSkipsAndRechecksInTheUpdate) {
-  const std::string sql = recover_query(prisma_table(), quote);
+  const std::string sql = recover_query(prisma_table(), Claims::kIgnore, quote);
   EXPECT_NE(sql.find("FOR NO KEY UPDATE OF t SKIP LOCKED"), std::string::npos) << sql;
   EXPECT_NE(sql.find("LIMIT $5"), std::string::npos);
   EXPECT_NE(sql.find("SET \"status\" = $3, \"completedAt\" = $4"), std::string::npos) << sql;
   // The re-check: after the join, status and age are tested again.
   const auto join = sql.find(
-      "t.tableoid = s.run_tableoid AND t.\"id\" = s.run_key AND t.\"status\" = ANY ($1) AND GREATEST");
+      "t.tableoid = s.run_tableoid AND t.\"id\" = s.run_key AND t.\"status\" = ANY ($1) AND "
+      "GREATEST");
   EXPECT_NE(join, std::string::npos) << sql;
 }
 
 TEST(RecoverQuery, WithoutFinishedColumnSetsOnlyTheStatus) {
   RunTable t = prisma_table();
   t.finished.reset();
-  const std::string sql = recover_query(t, quote);
+  const std::string sql = recover_query(t, Claims::kIgnore, quote);
   EXPECT_NE(sql.find("SET \"status\" = $3 FROM"), std::string::npos) << sql;
 }
 
@@ -130,9 +132,89 @@ TEST(Queries, UseTheQuoterForEveryIdentifier) {
   RunTable t = prisma_table();
   t.status_column = "st\"atus";
   auto odd_quote = [](const std::string& n) { return std::string("<") + n + ">"; };
-  const std::string sql = recover_query(t, odd_quote);
+  const std::string sql = recover_query(t, Claims::kIgnore, odd_quote);
   EXPECT_NE(sql.find("t.<st\"atus>"), std::string::npos) << sql;
   EXPECT_EQ(sql.find("\"status\""), std::string::npos) << sql;
+}
+
+TEST(Reasons, PlainTimeoutKeepsTheIndexablePredicate) {
+  const std::string sql = find_query(prisma_table(), Claims::kIgnore, quote);
+  EXPECT_NE(sql.find("= ANY ($1) AND GREATEST(t.\"createdAt\", t.\"updatedAt\") < $2"),
+            std::string::npos)
+      << sql;
+  EXPECT_EQ(sql.find("recovery.claims"), std::string::npos) << sql;
+  EXPECT_EQ(sql.find("$7"), std::string::npos) << sql;
+}
+
+TEST(Reasons, ClaimsMakeDeadOwnersStuckAndLiveOnesImmuneToTheTimeout) {
+  const std::string sql = find_query(prisma_table(), Claims::kConsult, quote);
+  EXPECT_NE(sql.find("LEFT JOIN recovery.claims AS c ON c.run_table = $11"), std::string::npos)
+      << sql;
+  EXPECT_NE(sql.find("NOT recovery.backend_alive(c.backend_pid, c.backend_start) THEN "
+                     "'owner_gone'"),
+            std::string::npos)
+      << sql;
+  EXPECT_NE(sql.find("WHEN c.run_id IS NULL AND GREATEST"), std::string::npos) << sql;
+  EXPECT_NE(sql.find("r.reason IS NOT NULL"), std::string::npos) << sql;
+}
+
+TEST(Reasons, MaxRuntimeIsAHardLimitOnTheStartedColumn) {
+  RunTable t = prisma_table();
+  t.has_max_runtime = true;
+  const std::string sql = find_query(t, Claims::kIgnore, quote);
+  EXPECT_NE(sql.find("WHEN t.\"createdAt\" < $7 THEN 'max_runtime'"), std::string::npos) << sql;
+}
+
+TEST(Actions, FailByDefault) {
+  const std::string sql = recover_query(prisma_table(), Claims::kIgnore, quote);
+  EXPECT_NE(sql.find("'fail'::pg_catalog.text AS action"), std::string::npos) << sql;
+  EXPECT_NE(sql.find("SET \"status\" = $3,"), std::string::npos) << sql;
+}
+
+TEST(Actions, CompleteWhenProgressReachedAPositiveTotal) {
+  RunTable t = prisma_table();
+  t.progress_column = "completed";
+  t.total_column = "totalProspects";
+  const std::string sql = recover_query(t, Claims::kIgnore, quote);
+  EXPECT_NE(sql.find("WHEN t.\"totalProspects\" > 0 AND t.\"completed\" >= "
+                     "t.\"totalProspects\" THEN 'complete'"),
+            std::string::npos)
+      << sql;
+  EXPECT_NE(sql.find("CASE s.action WHEN 'complete' THEN $8 ELSE $3 END"), std::string::npos)
+      << sql;
+  EXPECT_NE(sql.find("WHEN 'complete' THEN 'progress_complete'"), std::string::npos) << sql;
+}
+
+TEST(Actions, RequeueCountsEveryAttemptAndTouchesActivity) {
+  RunTable t = prisma_table();
+  t.requeue = true;
+  t.attempts_column = "attempts";
+  const std::string sql = recover_query(t, Claims::kIgnore, quote);
+  EXPECT_NE(sql.find("WHEN COALESCE(t.\"attempts\", 0) + 1 < $10 THEN 'requeue'"),
+            std::string::npos)
+      << sql;
+  EXPECT_NE(sql.find("\"attempts\" = COALESCE(t.\"attempts\", 0) + 1"), std::string::npos) << sql;
+  EXPECT_NE(sql.find("\"updatedAt\" = CASE WHEN s.action = 'requeue' THEN $12 ELSE"),
+            std::string::npos)
+      << sql;
+  EXPECT_NE(sql.find("\"completedAt\" = CASE WHEN s.action = 'requeue' THEN t.\"completedAt\" "
+                     "ELSE $4 END"),
+            std::string::npos)
+      << sql;
+  EXPECT_EQ(overwritten_columns(t),
+            (std::vector<std::string>{"completedAt", "attempts", "updatedAt"}));
+  EXPECT_NE(sql.find("jsonb_build_object($13[1], t.\"completedAt\", $13[2], t.\"attempts\", "
+                     "$13[3], t.\"updatedAt\")"),
+            std::string::npos)
+      << sql;
+}
+
+TEST(IndexStatement, PartialOnActiveStatusesKeyedByLastActivity) {
+  auto literal = [](const std::string& v) { return "'" + v + "'"; };
+  EXPECT_EQ(index_statement(prisma_table(), "runs_recovery_idx", quote, literal),
+            "CREATE INDEX IF NOT EXISTS \"runs_recovery_idx\" ON public.qualification_runs "
+            "((GREATEST(\"createdAt\", \"updatedAt\"))) WHERE \"status\" IN ('PENDING', "
+            "'PROCESSING')");
 }
 
 TEST(WholeMinutes, FloorsAndClamps) {

@@ -1,7 +1,7 @@
 // src/lib/background-recovery.ts through Prisma's $queryRaw: the values come
 // back typed as Prisma types them (Date, number, the RunStatus enum).
 import assert from 'node:assert/strict';
-import { after, before, beforeEach, describe, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import { RunStatus } from '../src/generated/prisma/enums.ts';
 import {
   DEFAULT_TIMEOUT_MINUTES,
@@ -15,21 +15,10 @@ import {
   toQualificationRun,
   watchRunTable,
 } from '../src/lib/background-recovery.ts';
-import { disconnectPrisma, getPrisma } from '../src/lib/prisma.ts';
-import { createTestDatabase, LIVE, seed, statuses, STUCK_AT_30, type TestDatabase } from './helpers/db.ts';
+import { getPrisma } from '../src/lib/prisma.ts';
+import { useTestDatabase, LIVE, statuses, STUCK_AT_30 } from './helpers/db.ts';
 
-let db: TestDatabase;
-
-before(async () => {
-  db = await createTestDatabase('background_recovery');
-});
-after(async () => {
-  await disconnectPrisma();
-  await db.drop();
-});
-beforeEach(async () => {
-  await seed(db.pool);
-});
+const db = useTestDatabase('background_recovery');
 
 describe('parseTimeout', () => {
   test('absent means 30 minutes', () => {

@@ -1,23 +1,12 @@
 // The route handlers, called with real Request objects against a real database.
 import assert from 'node:assert/strict';
-import { after, before, beforeEach, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import { GET, POST } from '../app/api/qualify/recovery/route.ts';
-import { disconnectPrisma, getPrisma } from '../src/lib/prisma.ts';
-import { createTestDatabase, DONE, LIVE, seed, statuses, STUCK_AT_30, type TestDatabase } from './helpers/db.ts';
+import { getPrisma } from '../src/lib/prisma.ts';
+import { useTestDatabase, DONE, LIVE, seed, statuses, STUCK_AT_30 } from './helpers/db.ts';
 
 const URL_BASE = 'http://localhost:3000/api/qualify/recovery';
-let db: TestDatabase;
-
-before(async () => {
-  db = await createTestDatabase('routes');
-});
-after(async () => {
-  await disconnectPrisma();
-  await db.drop();
-});
-beforeEach(async () => {
-  await seed(db.pool);
-});
+const db = useTestDatabase('routes');
 
 function post(body?: string, headers: Record<string, string> = { 'Content-Type': 'application/json' }): Request {
   return new Request(URL_BASE, { method: 'POST', headers, body });

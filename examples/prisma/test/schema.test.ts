@@ -1,20 +1,12 @@
 // prisma/schema.prisma and demo/seed-schema.sql describe the same tables:
 // the Prisma client works against the tables that SQL file creates.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { RunStatus } from '../src/generated/prisma/enums.ts';
-import { disconnectPrisma, getPrisma } from '../src/lib/prisma.ts';
-import { createTestDatabase, type TestDatabase } from './helpers/db.ts';
+import { getPrisma } from '../src/lib/prisma.ts';
+import { useTestDatabase } from './helpers/db.ts';
 
-let db: TestDatabase;
-
-before(async () => {
-  db = await createTestDatabase('schema');
-});
-after(async () => {
-  await disconnectPrisma();
-  await db.drop();
-});
+const db = useTestDatabase('schema', { seedEach: false });
 
 test('every model reads and writes its table, with its defaults and relations', async () => {
   const prisma = getPrisma();

@@ -3,7 +3,9 @@
 // comes from demo/seed-schema.sql, not from prisma migrate.
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { after, before, beforeEach } from 'node:test';
 import pg from 'pg';
+import { disconnectPrisma } from '../../src/lib/prisma.ts';
 
 const SEED_SCHEMA = fileURLToPath(new URL('../../../../demo/seed-schema.sql', import.meta.url));
 
@@ -100,4 +102,27 @@ export async function statuses(pool: pg.Pool): Promise<Record<string, string>> {
     'SELECT id, status::text AS status FROM qualification_runs ORDER BY id',
   );
   return Object.fromEntries(rows.map((r) => [r.id, r.status]));
+}
+
+/**
+ * Registers the usual lifecycle of a test file: a fresh database before all
+ * tests (see createTestDatabase), the seed data again before each test
+ * (unless `seedEach` is false), Prisma disconnected and the database dropped
+ * after all. The returned object is filled in by the `before` hook.
+ */
+export function useTestDatabase(prefix: string, { seedEach = true } = {}): TestDatabase {
+  const db = {} as TestDatabase;
+  before(async () => {
+    Object.assign(db, await createTestDatabase(prefix));
+  });
+  after(async () => {
+    await disconnectPrisma();
+    await db.drop();
+  });
+  if (seedEach) {
+    beforeEach(async () => {
+      await seed(db.pool);
+    });
+  }
+  return db;
 }

@@ -1,0 +1,1 @@
+SELECT * FROM recovery.find_stuck_runs('30 minutes');

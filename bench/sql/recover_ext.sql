@@ -1,0 +1,1 @@
+SELECT * FROM recovery.recover_stuck_runs('30 minutes');

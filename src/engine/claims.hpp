@@ -1,0 +1,30 @@
+// Claims: an app session says it owns a run (recovery.claim); recovery then
+// knows for certain when that session is gone, instead of guessing with a
+// timeout. A claim is live while its backend (pid and start time) runs.
+#pragma once
+
+#include "registry/registry.hpp"
+
+namespace recovery::claims {
+
+// Records that this backend owns run `run_id` of watched table `relid`.
+// False when the run does not exist or is not active. Needs SPI.
+bool claim(Oid relid, const std::string& run_id);
+
+// Ends a claim; false when there was none. Needs SPI.
+bool release(Oid relid, const std::string& run_id);
+
+// Whether server process `pid`, started at `started`, still runs. A claim
+// made before the server (re)started is dead whatever its pid.
+bool backend_alive(int32 pid, TimestampTz started);
+
+// Whether any claim names the table (the engine then consults claims). Needs SPI.
+bool table_has_claims(Oid relid);
+
+// Drops the claims of runs just recovered (text run ids). Needs SPI.
+void forget(Oid relid, const std::vector<Datum>& run_ids);
+
+// Drops claims whose run is gone or no longer active. Needs SPI.
+uint64 forget_finished(const registry::Watched& table);
+
+}  // namespace recovery::claims

@@ -1,0 +1,111 @@
+#include "engine/undo.hpp"
+
+#include "bridge/backend.hpp"
+#include "bridge/spi.hpp"
+#include "core/error.hpp"
+#include "engine/access.hpp"
+#include "engine/history.hpp"
+
+namespace recovery::engine {
+
+namespace {
+
+struct HistoryRow {
+  std::string run_table, run_id, previous_status, new_status, action;
+  std::optional<std::string> previous_values;  // jsonb as text
+};
+
+HistoryRow read_history(int64 id) {
+  if (pg::execute("SELECT run_table, run_id, previous_status, new_status, action, "
+                  "previous_values::pg_catalog.text FROM recovery.history WHERE id = $1",
+                  {pg::param(INT8OID, Int64GetDatum(id))}, false) == 0) {
+    throw Error(sqlstate::kInvalidParameterValue,
+                "recovery.history has no row with id " + std::to_string(id));
+  }
+  return {pg::text_value(0, 1), pg::text_value(0, 2), pg::text_value(0, 3),
+          pg::text_value(0, 4), pg::text_value(0, 5), pg::optional_text_value(0, 6)};
+}
+
+}  // namespace
+
+bool undo(int64 history_id) {
+  const HistoryRow h = read_history(history_id);
+  const std::string run = "run " + h.run_id + " of " + h.run_table;
+  if (h.action == "undo") {
+    throw Error(sqlstate::kObjectNotInPrerequisiteState,
+                "history row " + std::to_string(history_id) + " is itself an undo", {},
+                "Undo the recovery it reverted again instead: recover the run.");
+  }
+  if (pg::execute("SELECT id FROM recovery.history WHERE run_table = $1 AND run_id = $2 AND "
+                  "id > $3 ORDER BY id LIMIT 1",
+                  {pg::param(TEXTOID, pg::text_datum(h.run_table)),
+                   pg::param(TEXTOID, pg::text_datum(h.run_id)),
+                   pg::param(INT8OID, Int64GetDatum(history_id))},
+                  false) > 0) {
+    bool is_null = false;
+    const int64 later = DatumGetInt64(pg::value(0, 1, &is_null));
+    throw Error(sqlstate::kObjectNotInPrerequisiteState,
+                "cannot undo history row " + std::to_string(history_id) + ": " + run +
+                    " has a later history row (" + std::to_string(later) + ")",
+                {}, "Only the latest recovery of a run can be undone.");
+  }
+  pg::execute("SELECT pg_catalog.to_regclass($1)::pg_catalog.oid",
+              {pg::param(TEXTOID, pg::text_datum(h.run_table))}, false);
+  const Oid relid = pg::oid_value(0, 1);
+  if (!OidIsValid(relid)) {
+    throw Error(sqlstate::kObjectNotInPrerequisiteState,
+                "cannot undo history row " + std::to_string(history_id) + ": table " + h.run_table +
+                    " no longer exists");
+  }
+  auto tables = registry::load(relid);
+  if (tables.empty()) {
+    throw Error(sqlstate::kObjectNotInPrerequisiteState,
+                "cannot undo history row " + std::to_string(history_id) + ": table " + h.run_table +
+                    " no longer fits its registration (see the warning)");
+  }
+  const registry::Watched& w = tables.front();
+  if (!may_update(w)) {
+    throw Error(sqlstate::kInsufficientPrivilege,
+                "permission denied to undo recoveries of table " + w.name, {},
+                "Only roles that may update the table may undo its recoveries.");
+  }
+
+  // Restore the status, and those other columns recovery wrote that the
+  // table still has (from the history row's previous values).
+  const core::RunTable& t = w.table;
+  std::string set = pg::quote_ident(t.status_column) + " = $1";
+  const auto columns = core::overwritten_columns(t);
+  for (size_t n = 0; n < columns.size(); ++n) {
+    const std::string col = pg::quote_ident(columns[n]);
+    // Only keys the history row has: a column it did not record stays as is.
+    set += ", " + col;
+    set += " = CASE WHEN $2 ? $5[" + std::to_string(n + 1) + "] THEN r." + col;
+    set += " ELSE t." + col + " END";
+  }
+  const std::vector<pg::Param> params = {
+      pg::param(w.status_type, pg::typed_datum(w.status_type, h.previous_status)),
+      h.previous_values ? pg::param(JSONBOID, pg::typed_datum(JSONBOID, *h.previous_values))
+                        : pg::param(JSONBOID, pg::typed_datum(JSONBOID, "{}")),
+      pg::param(w.id_type, pg::typed_datum(w.id_type, h.run_id)),
+      pg::param(w.status_type, pg::typed_datum(w.status_type, h.new_status)),
+      pg::param(TEXTARRAYOID, pg::text_array_datum(columns)),
+  };
+  uint64 rows = 0;
+  with_table_code_user(w, [&] {
+    rows = pg::execute("UPDATE " + w.name + " AS t SET " + set +
+                           " FROM pg_catalog.jsonb_populate_record(NULL::" + w.name +
+                           ", $2) AS r WHERE t." + pg::quote_ident(t.id_column) + " = $3 AND t." +
+                           pg::quote_ident(t.status_column) + " = $4",
+                       params, false);
+  });
+  if (rows == 0) {
+    throw Error(sqlstate::kObjectNotInPrerequisiteState,
+                "cannot undo history row " + std::to_string(history_id) + ": " + run +
+                    " is no longer " + h.new_status,
+                "Something changed it after the recovery; nothing was undone.");
+  }
+  history::Writer().write_undo(w, h.run_id, h.new_status, h.previous_status, history_id);
+  return true;
+}
+
+}  // namespace recovery::engine

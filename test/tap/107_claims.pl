@@ -1,0 +1,95 @@
+# Claims: a run whose claiming session ends is recovered at once (well before
+# the naptime), a terminated session's run is stuck immediately whatever the
+# timeout, a live claim outlasts the timeout, and a server restart ends claims.
+use strict;
+use warnings;
+use FindBin;
+use lib $FindBin::RealBin;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(time usleep);
+use RecoveryTap;
+
+# naptime 60 s: anything faster than that is the exit notice at work.
+my $node = worker_node('claims', conf => "recovery.naptime = 60\n");
+watch_seed($node, 'postgres');
+$node->safe_psql('postgres', q{SELECT recovery.run_worker_now()});    # past waiting_for_extension
+wait_for($node, 'postgres', q{SELECT state = 'idle' FROM recovery.worker_status()}, 'worker idle');
+
+sub new_run
+{
+	my ($id, $age) = @_;
+	$node->safe_psql('postgres', qq{INSERT INTO qualification_runs (id, "icpId", status, "createdAt")
+	  VALUES ('$id', 'icp1', 'PROCESSING', (now() AT TIME ZONE 'UTC') - interval '$age')});
+}
+
+sub status_of
+{
+	my ($id) = @_;
+	return $node->safe_psql('postgres', qq{SELECT status FROM qualification_runs WHERE id = '$id'});
+}
+
+# 1. Disconnects: a fresh run (nowhere near the 30 min timeout) is FAILED
+#    within seconds of its session ending. Timed over several disconnects.
+my @elapsed;
+for my $n (1 .. 5)
+{
+	my $id = "disconnect-$n";
+	new_run($id, '10 seconds');
+	my $app = $node->background_psql('postgres');
+	$app->query_safe(qq{SELECT recovery.claim('qualification_runs', '$id')});
+	sleep 1 if $n == 1;    # let the worker settle into its 60 s nap
+	my $t0 = time;
+	$app->quit;
+	my $deadline = $t0 + 20;
+	usleep(10_000) while status_of($id) ne 'FAILED' && time < $deadline;
+	push @elapsed, time - $t0;
+	is(status_of($id), 'FAILED', "run $n of a session that disconnected is FAILED");
+}
+my @sorted = sort { $a <=> $b } @elapsed;
+my $median = $sorted[$#sorted / 2];
+diag(sprintf('time to recovery after disconnect: median %.3f s, max %.3f s over %d disconnects (naptime 60 s)',
+	$median, $sorted[-1], scalar @sorted));
+cmp_ok($sorted[-1], '<', 5, 'every one well before the 60 s naptime');
+is($node->safe_psql('postgres', q{SELECT string_agg(DISTINCT reason, ',') FROM recovery.history WHERE run_id LIKE 'disconnect-%'}),
+	'owner_gone', 'history says owner_gone');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM recovery.claims}), '0', 'recovered runs leave no claims');
+
+# The rest without the worker, to look at what find_stuck_runs says.
+$node->safe_psql('postgres', q{ALTER SYSTEM SET recovery.enabled = off; SELECT pg_reload_conf()});
+$node->safe_psql('postgres', q{SELECT recovery.run_worker_now()});
+wait_for($node, 'postgres', q{SELECT state = 'disabled' FROM recovery.worker_status()}, 'worker paused');
+
+# 2. pg_terminate_backend: stuck at once with reason owner_gone, though the
+#    timeout is an hour and the run is a minute old.
+new_run('terminated', '1 minute');
+my $app = $node->background_psql('postgres');
+$app->query_safe(q{SELECT recovery.claim('qualification_runs', 'terminated')});
+my $pid = $app->query_safe('SELECT pg_backend_pid()');
+$pid =~ s/\s+//g;
+$node->safe_psql('postgres', "SELECT pg_terminate_backend($pid, 5000)");
+is($node->safe_psql('postgres', q{SELECT reason || ' ' || action FROM recovery.find_stuck_runs('1 hour')
+  WHERE run_id = 'terminated'}), 'owner_gone fail', 'a terminated session\'s run is stuck immediately: owner_gone');
+eval { $app->quit };
+
+# 3. A live claim outlasts the timeout: two hours old, claimed, not stuck.
+new_run('long-and-alive', '2 hours');
+my $live = $node->background_psql('postgres');
+$live->query_safe(q{SELECT recovery.claim('qualification_runs', 'long-and-alive')});
+is($node->safe_psql('postgres', q{SELECT count(*) FROM recovery.find_stuck_runs('30 minutes') WHERE run_id = 'long-and-alive'}),
+	'0', 'a claimed run whose session lives is not stuck past the timeout');
+$node->safe_psql('postgres', q{ALTER SYSTEM SET recovery.enabled = on; ALTER SYSTEM SET recovery.naptime = 1; SELECT pg_reload_conf()});
+sleep 3;
+is(status_of('long-and-alive'), 'PROCESSING', 'and the worker leaves it alone');
+$node->safe_psql('postgres', q{ALTER SYSTEM SET recovery.enabled = off; SELECT pg_reload_conf()});
+wait_for($node, 'postgres', q{SELECT state = 'disabled' FROM recovery.worker_status()}, 'worker paused again');
+
+# 4. A claim made before a server restart is dead after it.
+$node->restart;
+eval { $live->quit };
+is($node->safe_psql('postgres', q{SELECT reason FROM recovery.find_stuck_runs('30 minutes') WHERE run_id = 'long-and-alive'}),
+	'owner_gone', 'after a restart the claim is dead: owner_gone');
+
+$node->stop;
+done_testing();

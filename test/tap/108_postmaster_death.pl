@@ -1,0 +1,25 @@
+# The worker exits promptly when the postmaster dies (no orphan writing to
+# the database after a crash of the server's parent process).
+use strict;
+use warnings;
+use FindBin;
+use lib $FindBin::RealBin;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(time usleep);
+use RecoveryTap;
+
+my $node = worker_node('pmdeath');
+wait_for($node, 'postgres', q{SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'recovery worker'},
+	'the worker runs');
+my $worker = $node->safe_psql('postgres', q{SELECT pid FROM pg_stat_activity WHERE backend_type = 'recovery worker'});
+ok(kill(0, $worker), "worker $worker is alive");
+
+$node->kill9;    # SIGKILL to the postmaster only
+my $t0 = time;
+usleep(20_000) while kill(0, $worker) && time - $t0 < 10;
+ok(!kill(0, $worker), 'the worker exits after the postmaster dies');
+cmp_ok(time - $t0, '<', 5, sprintf('promptly (%.2f s)', time - $t0));
+
+done_testing();
