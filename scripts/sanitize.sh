@@ -178,6 +178,7 @@ if wants sql; then
   echo "==> the background worker under the sanitizer: batches, a dropped table, a failing trigger"
   psql -X -q -v ON_ERROR_STOP=1 -f "$ROOT/demo/seed-schema.sql" >/dev/null
   psql -X -q -v ON_ERROR_STOP=1 >/dev/null <<'SQL'
+SET client_min_messages = warning;
 CREATE EXTENSION recovery;
 INSERT INTO "Company" VALUES ('co1', 'Acme', 'acme.test');
 INSERT INTO "ICP" VALUES ('icp1', 'CTOs', 'co1');

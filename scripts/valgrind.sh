@@ -152,6 +152,7 @@ if wants server; then
   grep -E '^(Files|Result)' "$LOGS/server-sql.log" || true
   psql -X -q -d postgres -f demo/seed-schema.sql >/dev/null
   psql -X -q -d postgres >/dev/null <<'SQL'
+SET client_min_messages = warning;
 CREATE EXTENSION recovery;
 INSERT INTO "Company" VALUES ('co1', 'Acme', 'acme.test');
 INSERT INTO "ICP" VALUES ('icp1', 'CTOs', 'co1');

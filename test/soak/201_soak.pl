@@ -250,7 +250,7 @@ my $by = count_of(q{SELECT string_agg(application_name || ' ' || n, ', ' ORDER B
 my $states = count_of(q{SELECT string_agg(state || ' ' || n, ', ' ORDER BY state)
 	FROM (SELECT state, count(*) n FROM soak.app_runs WHERE client >= 0 GROUP BY 1) s});
 my $lost_live = count_of(q{SELECT count(*) FROM soak.app_runs WHERE state = 'lost'});
-my $worker = count_of(q{SELECT format('%s cycles state %s, total %s, last error %s', 'worker:', state,
+my $worker = count_of(q{SELECT format('worker: state %s, total_recovered %s, last error %s', state,
 	total_recovered, coalesce(last_error, 'none')) FROM recovery.worker_status()});
 my $cycles = () = $log =~ /recovery worker: recovered/g;
 diag(sprintf('soak figures: %d s of load, %d app runs + %d backlog runs, %d transitions logged',
