@@ -104,10 +104,10 @@ run_asan() {
   local log="$LOGS/asan.log" status=0
   bash "$ROOT/scripts/sanitize.sh" selftest sql >"$log" 2>&1 || status=$?
   grep -E '^(selftest|worker|sanitize):|FAILED|^Result:|tests passed' "$log" || true
-  local ok bad
-  ok=$(( $(count '^(selftest|worker): ' "$log")
-         + $(sed -nE 's/^ *All ([0-9]+) tests passed.*/\1/p' "$log" | head -n 1 | awk '{print $1+0}')
-         + $(grep -q '^Result: PASS' "$log" && sed -nE 's/^Files=[0-9]+, Tests=([0-9]+),.*/\1/p' "$log" | head -n 1 || echo 0) ))
+  local ok bad regress=0 pgtap=0
+  regress=$(sed -nE 's/^ *All ([0-9]+) tests passed.*/\1/p' "$log" | head -n 1)
+  grep -q '^Result: PASS' "$log" && pgtap=$(sed -nE 's/^Files=[0-9]+, Tests=([0-9]+),.*/\1/p' "$log" | head -n 1)
+  ok=$(( $(count '^(selftest|worker): ' "$log") + ${regress:-0} + ${pgtap:-0} ))
   bad=$(sed -nE 's/^sanitize: .*: ([0-9]+) reports, ([0-9]+) failures.*/\2/p' "$log")
   [ -n "$bad" ] || bad=1
   if [ "$status" -ne 0 ] && [ "$bad" -eq 0 ]; then tail -n 40 "$log"; bad=1; fi

@@ -18,8 +18,10 @@
 # (scripts/private-tree.sh), never system-wide. PostgreSQL itself is not
 # built with USE_VALGRIND, so its own reports are noise: test/valgrind/
 # summarize.pl shows only the errors and definite leaks whose stacks go
-# through recovery's code, and counts the rest. Exit status non-zero when
-# there are any. Logs: build/valgrind-logs/.
+# through recovery's code, and counts the rest; test/valgrind/glibc.supp
+# suppresses a false positive of glibc's loader (seen when JIT loads
+# llvmjit.so). Exit status non-zero when there are any. Logs:
+# build/valgrind-logs/.
 source "$(dirname "$0")/lib.sh"
 source "$ROOT/scripts/private-tree.sh"
 
@@ -49,7 +51,8 @@ failures=0
 fail() { echo "valgrind: FAILED: $*"; failures=$((failures + 1)); }
 started=$(date +%s)
 MEMCHECK=(valgrind --tool=memcheck --num-callers=40 --error-limit=no --track-origins=yes
-          --leak-check=full --show-leak-kinds=definite --errors-for-leak-kinds=definite)
+          --leak-check=full --show-leak-kinds=definite --errors-for-leak-kinds=definite
+          --suppressions="$ROOT/test/valgrind/glibc.supp")
 
 summarize() {  # name logs...
   local name=$1
