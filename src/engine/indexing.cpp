@@ -28,7 +28,8 @@ bool index_serves(const registry::Watched& w) {
   core::RunTable plain = w.table;
   plain.has_max_runtime = false;
   std::string plan;
-  pg::with_settings({{"enable_seqscan", "off"}}, [&] {
+  // (jit off: the disabled-seqscan cost would otherwise load LLVM just to plan.)
+  pg::with_settings({{"enable_seqscan", "off"}, {"jit", "off"}}, [&] {
     pg::execute("EXPLAIN (FORMAT JSON) " +
                     core::exists_query(plain, core::Claims::kIgnore, pg::quote_ident),
                 params, false);
