@@ -25,6 +25,22 @@ struct SpiArgs {
   const char* null_data() const { return nulls.empty() ? nullptr : nulls.data(); }
 };
 
+// SPI calls return in SPI's procedure context, whatever context they were
+// called in; going back to the caller's keeps a ScratchContext's per-chunk
+// allocations in the scratch context (else they pile up until SPI_finish).
+template <typename Fn>
+auto in_caller_context(Fn&& fn) -> decltype(fn()) {
+  const MemoryContext caller = CurrentMemoryContext;
+  if constexpr (std::is_void_v<decltype(fn())>) {
+    fn();
+    MemoryContextSwitchTo(caller);
+  } else {
+    auto result = fn();
+    MemoryContextSwitchTo(caller);
+    return result;
+  }
+}
+
 [[noreturn]] void spi_failure(const char* what, int code) {
   throw Error(sqlstate::kInternalError,
               std::string("recovery: ") + what + " failed: " + SPI_result_code_string(code));
@@ -48,8 +64,10 @@ void SpiConnection::finish() {
 uint64 execute(const std::string& sql, const std::vector<Param>& params, bool read_only) {
   SpiArgs args(params);
   const int code = guard([&] {
-    return SPI_execute_with_args(sql.c_str(), args.count(), args.type_data(), args.value_data(),
-                                 args.null_data(), read_only, 0);
+    return in_caller_context([&] {
+      return SPI_execute_with_args(sql.c_str(), args.count(), args.type_data(), args.value_data(),
+                                   args.null_data(), read_only, 0);
+    });
   });
   if (code < 0) spi_failure("SPI_execute_with_args", code);
   return SPI_processed;
@@ -58,8 +76,10 @@ uint64 execute(const std::string& sql, const std::vector<Param>& params, bool re
 Cursor::Cursor(const std::string& sql, const std::vector<Param>& params, bool read_only) {
   SpiArgs args(params);
   portal_ = guard([&] {
-    return SPI_cursor_open_with_args(nullptr, sql.c_str(), args.count(), args.type_data(),
-                                     args.value_data(), args.null_data(), read_only, 0);
+    return in_caller_context([&] {
+      return SPI_cursor_open_with_args(nullptr, sql.c_str(), args.count(), args.type_data(),
+                                       args.value_data(), args.null_data(), read_only, 0);
+    });
   });
 }
 
@@ -68,8 +88,10 @@ uint64 Cursor::fetch(long count) {
   SPITupleTable* previous = chunk_;
   chunk_ = nullptr;
   guard([&] {
-    if (previous != nullptr) SPI_freetuptable(previous);
-    SPI_cursor_fetch(portal, true, count);
+    in_caller_context([&] {
+      if (previous != nullptr) SPI_freetuptable(previous);
+      SPI_cursor_fetch(portal, true, count);
+    });
   });
   chunk_ = SPI_tuptable;
   return SPI_processed;
@@ -82,8 +104,10 @@ void Cursor::close() {
   portal_ = nullptr;
   chunk_ = nullptr;
   guard([&] {
-    if (last != nullptr) SPI_freetuptable(last);
-    SPI_cursor_close(portal);
+    in_caller_context([&] {
+      if (last != nullptr) SPI_freetuptable(last);
+      SPI_cursor_close(portal);
+    });
   });
 }
 
