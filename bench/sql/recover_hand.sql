@@ -1,5 +1,5 @@
 WITH stuck AS (
-  SELECT t.id, t.status AS previous_status,
+  SELECT t.ctid AS row_id, t.status AS previous_status,
          jsonb_build_object('completedAt', t."completedAt") AS previous_values
   FROM qualification_runs t
   WHERE t.status IN ('PENDING', 'PROCESSING')
@@ -10,7 +10,7 @@ WITH stuck AS (
   UPDATE qualification_runs t
   SET status = 'FAILED', "completedAt" = now() AT TIME ZONE 'UTC'
   FROM stuck s
-  WHERE t.id = s.id
+  WHERE t.ctid = s.row_id
     AND t.status IN ('PENDING', 'PROCESSING')
     AND GREATEST(t."createdAt", t."updatedAt") < (now() AT TIME ZONE 'UTC') - interval '30 minutes'
   RETURNING t.id AS run_id, s.previous_status::text AS previous_status, t.status::text AS new_status,

@@ -11,6 +11,7 @@ extern "C" {
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/guc.h"
+#include "utils/jsonb.h"
 #include "utils/syscache.h"
 }
 
@@ -232,9 +233,25 @@ void with_settings(const std::vector<std::pair<const char*, std::string>>& setti
 
 int current_lock_timeout_ms() { return LockTimeout; }
 
-void notify(const char* channel, const std::vector<Datum>& payloads) {
-  guard([&] {
-    for (Datum payload : payloads) Async_Notify(channel, TextDatumGetCString(payload));
+char* jsonb_text(std::initializer_list<TextField> fields) {
+  return guard([&] {
+    JsonbParseState* state = nullptr;
+    pushJsonbValue(&state, WJB_BEGIN_OBJECT, nullptr);
+    for (const TextField& field : fields) {
+      JsonbValue key;
+      key.type = jbvString;
+      key.val.string.val = const_cast<char*>(field.first);
+      key.val.string.len = static_cast<int>(strlen(field.first));
+      pushJsonbValue(&state, WJB_KEY, &key);
+      const text* value = DatumGetTextPP(field.second);
+      JsonbValue string;
+      string.type = jbvString;
+      string.val.string.val = const_cast<char*>(VARDATA_ANY(value));
+      string.val.string.len = static_cast<int>(VARSIZE_ANY_EXHDR(value));
+      pushJsonbValue(&state, WJB_VALUE, &string);
+    }
+    const Jsonb* object = JsonbValueToJsonb(pushJsonbValue(&state, WJB_END_OBJECT, nullptr));
+    return JsonbToCString(nullptr, const_cast<JsonbContainer*>(&object->root), VARSIZE(object));
   });
 }
 

@@ -82,8 +82,12 @@ void with_settings(const std::vector<std::pair<const char*, std::string>>& setti
 int current_lock_timeout_ms();
 
 void notify(const char* channel, const char* payload);
-// NOTIFY `channel` once per text Datum payload.
-void notify(const char* channel, const std::vector<Datum>& payloads);
+
+// A jsonb object of text fields, as text: what jsonb_build_object(k1, v1,
+// ...)::text gives, built with the jsonb API (no SQL, no type lookups per
+// value). The values are text Datums; the result is palloc'd.
+using TextField = std::pair<const char*, Datum>;
+char* jsonb_text(std::initializer_list<TextField> fields);
 
 // Messages below ERROR (they return).
 void report(int level, const std::string& message, const std::string& detail = {},

@@ -106,7 +106,7 @@ std::string reason_expr(const RunTable& table, Claims claims, Quoter quote) {
     e += " WHEN " + timeout_predicate(table, quote) + " THEN 'timeout'";
   }
   if (table.has_max_runtime) {
-    e += " WHEN " + column(table.started.name, quote) + " < $7 THEN 'max_runtime'";
+    e += " WHEN " + column(table.started.name, quote) + " < $6 THEN 'max_runtime'";
   }
   return e + " END";
 }
@@ -120,8 +120,7 @@ std::string action_expr(const RunTable& table, Quoter quote) {
          " THEN 'complete'";
   }
   if (table.requeue && table.attempts_column) {
-    e +=
-        " WHEN COALESCE(" + column(*table.attempts_column, quote) + ", 0) + 1 < $10 THEN 'requeue'";
+    e += " WHEN COALESCE(" + column(*table.attempts_column, quote) + ", 0) + 1 < $9 THEN 'requeue'";
   }
   if (e == "CASE") return "'fail'::pg_catalog.text";
   return e + " ELSE 'fail' END";
@@ -132,7 +131,7 @@ std::string action_expr(const RunTable& table, Quoter quote) {
 std::string stuck_from(const RunTable& table, Claims claims, Quoter quote) {
   std::string from = table.qualified_name + " AS t";
   if (claims == Claims::kConsult) {
-    from += " LEFT JOIN recovery.claims AS c ON c.run_table = $11 AND c.run_id = " +
+    from += " LEFT JOIN recovery.claims AS c ON c.run_table = $10 AND c.run_id = " +
             column(table.id_column, quote) + "::pg_catalog.text";
   }
   return from + " CROSS JOIN LATERAL (SELECT " + reason_expr(table, claims, quote) +
@@ -214,8 +213,8 @@ std::string recover_query(const RunTable& table, Claims claims, Quoter quote) {
 
   std::string new_status = "$3";
   if (completes || requeues) {
-    new_status = std::string("CASE s.action") + (completes ? " WHEN 'complete' THEN $8" : "") +
-                 (requeues ? " WHEN 'requeue' THEN $9" : "") + " ELSE $3 END";
+    new_status = std::string("CASE s.action") + (completes ? " WHEN 'complete' THEN $7" : "") +
+                 (requeues ? " WHEN 'requeue' THEN $8" : "") + " ELSE $3 END";
   }
   std::string set = quote(table.status_column) + " = " + new_status;
   if (table.finished) {
@@ -230,17 +229,17 @@ std::string recover_query(const RunTable& table, Claims claims, Quoter quote) {
     set += ", " + attempts + " = COALESCE(t." + attempts + ", 0) + 1";
     if (table.activity) {
       const std::string activity = quote(table.activity->name);
-      set += ", " + activity + " = CASE WHEN s.action = 'requeue' THEN $12 ELSE t." + activity +
+      set += ", " + activity + " = CASE WHEN s.action = 'requeue' THEN $11 ELSE t." + activity +
              " END";
     }
   }
 
   // Before-values of the other columns written, for undo, keyed by column
-  // name: the names come in as $13 (text[], overwritten_columns order).
+  // name: the names come in as $12 (text[], overwritten_columns order).
   std::string previous = "pg_catalog.jsonb_build_object(";
   const auto overwritten = overwritten_columns(table);
   for (size_t n = 0; n < overwritten.size(); ++n) {
-    previous += (n == 0 ? "" : ", ") + std::string("$13[") + std::to_string(n + 1) + "], " +
+    previous += (n == 0 ? "" : ", ") + std::string("$12[") + std::to_string(n + 1) + "], " +
                 column(overwritten[n], quote);
   }
   previous += ")";
@@ -256,7 +255,7 @@ std::string recover_query(const RunTable& table, Claims claims, Quoter quote) {
     if (claims == Claims::kConsult) {
       recheck +=
           " AND NOT EXISTS (SELECT 1 FROM recovery.claims AS c2 WHERE c2.run_table = "
-          "$11 AND c2.run_id = " +
+          "$10 AND c2.run_id = " +
           id + "::pg_catalog.text)";
     }
     recheck += "))";
@@ -264,22 +263,20 @@ std::string recover_query(const RunTable& table, Claims claims, Quoter quote) {
 
   // The CTE takes row locks oldest first and skips rows a live transaction
   // holds (NO KEY: an app inserting child rows only holds KEY SHARE, which
-  // must not hide the run). The join includes tableoid: under inheritance,
-  // ids repeat across children.
-  return "WITH stuck AS (SELECT t.tableoid AS run_tableoid, " + id + " AS run_key, " + status +
+  // must not hide the run). The UPDATE finds each locked row again by its
+  // TID (a locked row cannot move; one that a concurrent update moved after
+  // this statement's snapshot is not found, so it is left alone) and
+  // tableoid (TIDs repeat across partitions and inheritance children).
+  return "WITH stuck AS (SELECT t.tableoid AS run_tableoid, t.ctid AS run_ctid, " + status +
          " AS previous_status, r.reason, r.action, " + previous + " AS previous_values FROM " +
          stuck_from(table, claims, quote) + " WHERE " + stuck_where(table, claims, quote) +
          " ORDER BY " + last_activity_expr(table, quote) +
          " LIMIT $5 FOR NO KEY UPDATE OF t SKIP LOCKED) UPDATE " + table.qualified_name +
-         " AS t SET " + set + " FROM stuck AS s WHERE t.tableoid = s.run_tableoid AND " + id +
-         " = s.run_key AND " + recheck + " RETURNING " +
+         " AS t SET " + set +
+         " FROM stuck AS s WHERE t.ctid = s.run_ctid AND t.tableoid = s.run_tableoid AND " +
+         recheck + " RETURNING " +
          result_columns(table, quote, "s.previous_status", "s.reason", "s.action") + ", " + status +
-         "::pg_catalog.text, pg_catalog.jsonb_build_object('run_table', $6::pg_catalog.text, "
-         "'run_id', " +
-         id +
-         "::pg_catalog.text, 'previous_status', s.previous_status::pg_catalog.text, "
-         "'new_status', " +
-         status + "::pg_catalog.text)::pg_catalog.text, s.previous_values";
+         "::pg_catalog.text, s.previous_values";
 }
 
 std::string exists_query(const RunTable& table, Claims claims, Quoter quote) {

@@ -42,7 +42,7 @@ struct RunTable {
   std::string failed_status;
 
   // Beyond timeouts (all optional).
-  bool has_max_runtime = false;                // a hard limit: $7 is its cutoff
+  bool has_max_runtime = false;                // a hard limit: $6 is its cutoff
   std::optional<std::string> progress_column;  // with total_column: finished
   std::optional<std::string> total_column;     // work is completed, not failed
   std::string completed_status = "COMPLETED";
@@ -97,14 +97,13 @@ std::string last_activity_expr(const RunTable& table, Quoter quote);
 // them; each uses some):
 //   $1 active statuses (array of the status column's type)
 //   $2 cutoff (of last_activity_kind): no activity since is stuck
-//   $3 failed status, $8 completed status, $9 requeue status (status type)
-//   $4 now (of the finished column's kind), $12 now (of the activity kind)
+//   $3 failed status, $7 completed status, $8 requeue status (status type)
+//   $4 now (of the finished column's kind), $11 now (of the activity kind)
 //   $5 max rows (int8, NULL for all)
-//   $6 table display name (text), for the NOTIFY payload
-//   $7 max_runtime cutoff (of the started kind; NULL without one)
-//   $10 max attempts (int4)
-//   $11 the table (regclass), to find its claims
-//   $13 the names of overwritten_columns() (text[])
+//   $6 max_runtime cutoff (of the started kind; NULL without one)
+//   $9 max attempts (int4)
+//   $10 the table (regclass), to find its claims
+//   $12 the names of overwritten_columns() (text[])
 //
 // A stuck run has a reason: owner_gone (its claiming session ended),
 // timeout (unclaimed, no activity since $2) or max_runtime (started before
@@ -120,8 +119,8 @@ std::string find_query(const RunTable& table, Claims claims, Quoter quote);
 
 // recover_query locks stuck rows (SKIP LOCKED), re-checks status and the
 // reason in the UPDATE itself, and returns the seven columns above for each
-// updated row (status being the previous one), then: new status text, notify
-// payload text, and the previous values of the other columns it wrote (jsonb).
+// updated row (status being the previous one), then: new status text and the
+// previous values of the other columns it wrote (jsonb).
 std::string recover_query(const RunTable& table, Claims claims, Quoter quote);
 
 // The columns besides the status that recover_query may write (finished,

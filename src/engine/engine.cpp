@@ -64,6 +64,18 @@ void with_lock_timeout(const std::function<void()>& fn) {
   pg::with_settings({{"lock_timeout", std::to_string(settings::lock_timeout_ms) + "ms"}}, fn);
 }
 
+// Plans the recover statement for its TID join: the CTE hands the UPDATE
+// each locked row's TID, and a nested loop of TID lookups reads just those
+// rows again. The planner, which cannot see how few rows the CTE yields,
+// would rather re-scan the table's index into a hash join (measured: ~10% of
+// the statement for 5,000 runs). The settings cover planning only; the
+// statement runs at the first fetch, so the table's triggers plan as usual.
+void open_recover_cursor(std::optional<pg::Cursor>& cursor, const std::string& sql,
+                         const std::vector<pg::Param>& params) {
+  pg::with_settings({{"enable_hashjoin", "off"}, {"enable_mergejoin", "off"}},
+                    [&] { cursor.emplace(sql, params, false); });
+}
+
 core::Claims claims_of(const registry::Watched& w) {
   return claims::table_has_claims(w.relid) ? core::Claims::kConsult : core::Claims::kIgnore;
 }
@@ -81,7 +93,6 @@ std::vector<pg::Param> statement_params(const registry::Watched& w, const Clock&
       status_param(w, true, t.failed_status),
       time_param(t.finished ? w.finished_type : TIMESTAMPTZOID, clock.now),
       limit ? pg::param(INT8OID, Int64GetDatum(*limit)) : pg::null_param(INT8OID),
-      pg::param(TEXTOID, pg::text_datum(w.name)),
       w.max_runtime ? time_param(w.started_type, minus(clock.now, *w.max_runtime))
                     : pg::null_param(w.started_type),
       status_param(w, t.progress_column.has_value(), t.completed_status),
@@ -148,10 +159,11 @@ uint64 recover_table(const registry::Watched& w, const Clock& clock, std::option
   uint64 total = 0;
   with_lock_timeout([&] {
     with_table_code_user(w, [&] {
-      pg::Cursor cursor(sql, params, false);
-      pg::ScratchContext scratch;  // history arrays and payload copies: per chunk
+      std::optional<pg::Cursor> cursor;
+      open_recover_cursor(cursor, sql, params);
+      pg::ScratchContext scratch;  // history arrays and payloads: per chunk
       for (;;) {
-        const uint64 rows = cursor.fetch(kChunkRows);
+        const uint64 rows = cursor->fetch(kChunkRows);
         if (rows == 0) break;
         scratch.run([&] {
           history::Chunk history;
@@ -159,8 +171,8 @@ uint64 recover_table(const registry::Watched& w, const Clock& clock, std::option
             RunRow r = read_row(w, clock, row);
             bool is_null = false;
             r.new_status = pg::value(row, 8, &is_null);
-            r.previous_values = pg::value(row, 10, &is_null);
-            history.add(r, pg::value(row, 9, &is_null));
+            r.previous_values = pg::value(row, 9, &is_null);
+            history.add(r);
             sink(r);
           }
           writer.write(w, history);
@@ -168,7 +180,7 @@ uint64 recover_table(const registry::Watched& w, const Clock& clock, std::option
         });
         total += rows;
       }
-      cursor.close();
+      cursor->close();
     });
   });
   return total;

@@ -40,7 +40,7 @@ struct RunRow {
 };
 using RowSink = std::function<void(const RunRow&)>;
 
-// The parameters ($1..$13) every statement of core/run_table.hpp gets.
+// The parameters ($1..$12) every statement of core/run_table.hpp gets.
 std::vector<pg::Param> statement_params(const registry::Watched& table, const Clock& clock,
                                         std::optional<int64> limit);
 

@@ -6,10 +6,20 @@
 namespace recovery::history {
 
 namespace {
+
 constexpr const char* kNotifyChannel = "recovery";
+
+// One NOTIFY recovery: {"run_id", "run_table", "new_status", "previous_status"}.
+void notify_recovered(Datum table, Datum run_id, Datum previous_status, Datum new_status) {
+  pg::notify(kNotifyChannel, pg::jsonb_text({{"run_table", table},
+                                             {"run_id", run_id},
+                                             {"previous_status", previous_status},
+                                             {"new_status", new_status}}));
 }
 
-void Chunk::add(const engine::RunRow& r, Datum payload) {
+}  // namespace
+
+void Chunk::add(const engine::RunRow& r) {
   run_ids.push_back(r.run_id);
   previous.push_back(r.status);
   next.push_back(r.new_status);
@@ -20,7 +30,6 @@ void Chunk::add(const engine::RunRow& r, Datum payload) {
   reasons.push_back(r.reason);
   actions.push_back(r.action);
   previous_values.push_back(r.previous_values);
-  payloads.push_back(payload);
 }
 
 Writer::Writer()
@@ -60,7 +69,13 @@ void Writer::write(const registry::Watched& w, const Chunk& c) const {
         "reason, action, previous_values)",
         params, false);
   });
-  pg::notify(kNotifyChannel, c.payloads);
+  // NOTIFY keeps its own copy of each payload: build each in memory reused
+  // row after row.
+  pg::ScratchContext payload_memory;
+  for (size_t i = 0; i < c.run_ids.size(); ++i) {
+    payload_memory.run(
+        [&] { notify_recovered(params[0].value, c.run_ids[i], c.previous[i], c.next[i]); });
+  }
 }
 
 int64 Writer::write_undo(const registry::Watched& w, const std::string& run_id,
@@ -85,12 +100,7 @@ int64 Writer::write_undo(const registry::Watched& w, const std::string& run_id,
     bool is_null = false;
     id = DatumGetInt64(pg::value(0, 1, &is_null));
   });
-  const std::string payload_sql =
-      "SELECT pg_catalog.jsonb_build_object('run_table', $1, 'run_id', $2, 'previous_status', "
-      "$3, 'new_status', $4)::pg_catalog.text";
-  pg::execute(payload_sql, {params[0], params[1], params[2], params[3]}, false);
-  bool is_null = false;
-  pg::notify(kNotifyChannel, std::vector<Datum>{pg::value(0, 1, &is_null)});
+  notify_recovered(params[0].value, params[1].value, params[2].value, params[3].value);
   return id;
 }
 

@@ -7,13 +7,13 @@
 
 namespace recovery::history {
 
-// The history rows (and NOTIFY payloads) of one chunk of recovered runs.
+// The history rows of one chunk of recovered runs.
 struct Chunk {
   std::vector<Datum> run_ids, previous, next, started, last, minutes, reasons, actions,
-      previous_values, payloads;
+      previous_values;
   std::vector<bool> started_nulls;
 
-  void add(const engine::RunRow& run, Datum notify_payload);
+  void add(const engine::RunRow& run);
   bool empty() const { return run_ids.empty(); }
 };
 

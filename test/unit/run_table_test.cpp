@@ -116,7 +116,7 @@ TEST(RecoverQuery, LocksSkipsAndRechecksInTheUpdate) {
   EXPECT_NE(sql.find("SET \"status\" = $3, \"completedAt\" = $4"), std::string::npos) << sql;
   // The re-check: after the join, status and age are tested again.
   const auto join = sql.find(
-      "t.tableoid = s.run_tableoid AND t.\"id\" = s.run_key AND t.\"status\" = ANY ($1) AND "
+      "t.ctid = s.run_ctid AND t.tableoid = s.run_tableoid AND t.\"status\" = ANY ($1) AND "
       "GREATEST");
   EXPECT_NE(join, std::string::npos) << sql;
 }
@@ -143,12 +143,12 @@ TEST(Reasons, PlainTimeoutKeepsTheIndexablePredicate) {
             std::string::npos)
       << sql;
   EXPECT_EQ(sql.find("recovery.claims"), std::string::npos) << sql;
-  EXPECT_EQ(sql.find("$7"), std::string::npos) << sql;
+  EXPECT_EQ(sql.find("$6"), std::string::npos) << sql;
 }
 
 TEST(Reasons, ClaimsMakeDeadOwnersStuckAndLiveOnesImmuneToTheTimeout) {
   const std::string sql = find_query(prisma_table(), Claims::kConsult, quote);
-  EXPECT_NE(sql.find("LEFT JOIN recovery.claims AS c ON c.run_table = $11"), std::string::npos)
+  EXPECT_NE(sql.find("LEFT JOIN recovery.claims AS c ON c.run_table = $10"), std::string::npos)
       << sql;
   EXPECT_NE(sql.find("NOT recovery.backend_alive(c.backend_pid, c.backend_start) THEN "
                      "'owner_gone'"),
@@ -162,7 +162,7 @@ TEST(Reasons, MaxRuntimeIsAHardLimitOnTheStartedColumn) {
   RunTable t = prisma_table();
   t.has_max_runtime = true;
   const std::string sql = find_query(t, Claims::kIgnore, quote);
-  EXPECT_NE(sql.find("WHEN t.\"createdAt\" < $7 THEN 'max_runtime'"), std::string::npos) << sql;
+  EXPECT_NE(sql.find("WHEN t.\"createdAt\" < $6 THEN 'max_runtime'"), std::string::npos) << sql;
 }
 
 TEST(Actions, FailByDefault) {
@@ -180,7 +180,7 @@ TEST(Actions, CompleteWhenProgressReachedAPositiveTotal) {
                      "t.\"totalProspects\" THEN 'complete'"),
             std::string::npos)
       << sql;
-  EXPECT_NE(sql.find("CASE s.action WHEN 'complete' THEN $8 ELSE $3 END"), std::string::npos)
+  EXPECT_NE(sql.find("CASE s.action WHEN 'complete' THEN $7 ELSE $3 END"), std::string::npos)
       << sql;
   EXPECT_NE(sql.find("WHEN 'complete' THEN 'progress_complete'"), std::string::npos) << sql;
 }
@@ -190,11 +190,10 @@ TEST(Actions, RequeueCountsEveryAttemptAndTouchesActivity) {
   t.requeue = true;
   t.attempts_column = "attempts";
   const std::string sql = recover_query(t, Claims::kIgnore, quote);
-  EXPECT_NE(sql.find("WHEN COALESCE(t.\"attempts\", 0) + 1 < $10 THEN 'requeue'"),
-            std::string::npos)
+  EXPECT_NE(sql.find("WHEN COALESCE(t.\"attempts\", 0) + 1 < $9 THEN 'requeue'"), std::string::npos)
       << sql;
   EXPECT_NE(sql.find("\"attempts\" = COALESCE(t.\"attempts\", 0) + 1"), std::string::npos) << sql;
-  EXPECT_NE(sql.find("\"updatedAt\" = CASE WHEN s.action = 'requeue' THEN $12 ELSE"),
+  EXPECT_NE(sql.find("\"updatedAt\" = CASE WHEN s.action = 'requeue' THEN $11 ELSE"),
             std::string::npos)
       << sql;
   EXPECT_NE(sql.find("\"completedAt\" = CASE WHEN s.action = 'requeue' THEN t.\"completedAt\" "
@@ -203,8 +202,8 @@ TEST(Actions, RequeueCountsEveryAttemptAndTouchesActivity) {
       << sql;
   EXPECT_EQ(overwritten_columns(t),
             (std::vector<std::string>{"completedAt", "attempts", "updatedAt"}));
-  EXPECT_NE(sql.find("jsonb_build_object($13[1], t.\"completedAt\", $13[2], t.\"attempts\", "
-                     "$13[3], t.\"updatedAt\")"),
+  EXPECT_NE(sql.find("jsonb_build_object($12[1], t.\"completedAt\", $12[2], t.\"attempts\", "
+                     "$12[3], t.\"updatedAt\")"),
             std::string::npos)
       << sql;
 }
