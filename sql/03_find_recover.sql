@@ -71,4 +71,30 @@ FROM recovery.history ORDER BY id;
 -- Nothing left: the report says so.
 SELECT recovery.recover_stuck_runs_report('30 minutes');
 SELECT count(*) AS history_rows FROM recovery.history;
+
+-- An error raised deep inside the recovery statement (here the table's own
+-- trigger) names the table recovery was working on in its CONTEXT.
+CREATE TABLE refusing_runs (id int PRIMARY KEY, status text NOT NULL,
+                            created_at timestamptz NOT NULL, finished_at timestamptz);
+CREATE FUNCTION refuse_recovery() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN RAISE EXCEPTION 'run % is still mine', OLD.id; END $$;
+CREATE TRIGGER refuse BEFORE UPDATE ON refusing_runs FOR EACH ROW EXECUTE FUNCTION refuse_recovery();
+SELECT recovery.watch('refusing_runs', active_statuses => '{running}', failed_status => 'failed',
+                      create_index => true);
+INSERT INTO refusing_runs VALUES (1, 'running', now() - interval '2 hours', NULL);
+DO $$
+DECLARE
+  context text;
+BEGIN
+  PERFORM * FROM recovery.recover_stuck_runs('30 minutes', run_table => 'refusing_runs');
+EXCEPTION WHEN OTHERS THEN
+  GET STACKED DIAGNOSTICS context = PG_EXCEPTION_CONTEXT;
+  RAISE NOTICE '% (%): %', SQLERRM, SQLSTATE,
+    (SELECT string_agg(line, ' | ') FROM regexp_split_to_table(context, E'\n') AS line
+     WHERE line LIKE 'recovery:%');
+END $$;
+SELECT id, status, finished_at FROM refusing_runs;
+SELECT recovery.unwatch('refusing_runs');
+DROP TABLE refusing_runs;
+DROP FUNCTION refuse_recovery();
 RESET TimeZone;

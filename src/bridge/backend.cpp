@@ -233,6 +233,21 @@ void with_settings(const std::vector<std::pair<const char*, std::string>>& setti
 
 int current_lock_timeout_ms() { return LockTimeout; }
 
+ErrorContextLine::ErrorContextLine(std::string line) : line_(std::move(line)) {
+  entry_.callback = &ErrorContextLine::add;
+  entry_.arg = this;
+  entry_.previous = error_context_stack;
+  error_context_stack = &entry_;
+}
+
+// guard() puts the stack back as it was at its call, so on the way out this
+// entry is on top again: popping it is a pointer restore that cannot fail.
+ErrorContextLine::~ErrorContextLine() { error_context_stack = entry_.previous; }
+
+void ErrorContextLine::add(void* self) {
+  errcontext("%s", static_cast<ErrorContextLine*>(self)->line_.c_str());
+}
+
 char* jsonb_text(std::initializer_list<TextField> fields) {
   return guard([&] {
     JsonbParseState* state = nullptr;

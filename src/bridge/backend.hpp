@@ -75,6 +75,22 @@ void as_role(Oid role, Fn&& fn, bool restricted = false) {
   SetUserIdAndSecContext(saved_user, saved_context);
 }
 
+// While alive, adds `line` to the CONTEXT of every PostgreSQL error raised
+// (as PL/pgSQL names the function and line): an error deep inside a
+// statement, a lock timeout say, then names what recovery was doing.
+class ErrorContextLine {
+ public:
+  explicit ErrorContextLine(std::string line);
+  ErrorContextLine(const ErrorContextLine&) = delete;
+  ErrorContextLine& operator=(const ErrorContextLine&) = delete;
+  ~ErrorContextLine();
+
+ private:
+  static void add(void* self);
+  std::string line_;
+  ErrorContextCallback entry_{};
+};
+
 // Runs fn() with configuration parameters set as a function's SET clause
 // would: they revert when fn() returns (and with the transaction on error).
 void with_settings(const std::vector<std::pair<const char*, std::string>>& settings,

@@ -124,6 +124,7 @@ Clock clock_for(const Interval* timeout, const char* argument) {
 uint64 find_in_table(const registry::Watched& w, const Clock& clock, const RowSink& sink) {
   const std::vector<pg::Param> params = statement_params(w, clock, std::nullopt);
   const std::string sql = core::find_query(w.table, claims_of(w), pg::quote_ident);
+  const pg::ErrorContextLine context("recovery: finding stuck runs of table " + w.name);
   uint64 total = 0;
   with_table_code_user(w, [&] {
     pg::Cursor cursor(sql, params, false);
@@ -156,6 +157,7 @@ uint64 recover_table(const registry::Watched& w, const Clock& clock, std::option
 
   const history::Writer writer;  // records the caller, before any identity switch
   const std::string sql = core::recover_query(w.table, claims, pg::quote_ident);
+  const pg::ErrorContextLine context("recovery: recovering stuck runs of table " + w.name);
   uint64 total = 0;
   with_lock_timeout([&] {
     with_table_code_user(w, [&] {
