@@ -72,6 +72,13 @@ Datum run_entry(FunctionCallInfo fcinfo, FunctionBody body) {
   pg_unreachable();
 }
 
+std::string exception_message(const std::exception_ptr& error) {
+  Failure failure;
+  const ErrorData* pg_error = classify(error, &failure);
+  const char* text = pg_error != nullptr ? pg_error->message : failure.message;
+  return text != nullptr ? text : "";
+}
+
 void report_exception(const std::exception_ptr& error, int level, std::string* message,
                       const char* context) {
   Failure failure;

@@ -75,6 +75,9 @@ auto guard(Fn&& fn) -> decltype(fn()) {
 using FunctionBody = Datum (*)(FunctionCallInfo);
 Datum run_entry(FunctionCallInfo fcinfo, FunctionBody body);
 
+// The message of a caught exception (a PostgreSQL error's or a C++ one's).
+std::string exception_message(const std::exception_ptr& error);
+
 // Reports a caught exception at `level` (below ERROR: it returns), keeping a
 // PostgreSQL error's SQLSTATE and fields. For the worker, which logs and
 // carries on. Fills `message` (if not null) with the error's message; adds

@@ -74,4 +74,24 @@ std::string cycle_summary(const std::string& database,
          " in database \"" + database + "\" (" + tables + ")";
 }
 
+bool ProblemLog::report(const std::string& key, const std::string& problem) {
+  touched_.insert(key);
+  auto [it, inserted] = open_.emplace(key, problem);
+  if (inserted) return true;
+  if (it->second == problem) return false;
+  it->second = problem;
+  return true;
+}
+
+bool ProblemLog::clear(const std::string& key) {
+  touched_.insert(key);
+  return open_.erase(key) != 0;
+}
+
+void ProblemLog::end_cycle() {
+  for (auto it = open_.begin(); it != open_.end();) {
+    it = touched_.count(it->first) != 0 ? std::next(it) : open_.erase(it);
+  }
+}
+
 }  // namespace recovery::core

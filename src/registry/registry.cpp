@@ -242,7 +242,7 @@ const char* const kLoadSql =
 
 }  // namespace
 
-std::vector<Watched> load(std::optional<Oid> only) {
+std::vector<Watched> load(std::optional<Oid> only, const SkipHandler& on_skip) {
   std::string sql = kLoadSql;
   std::vector<pg::Param> params;
   if (only) {
@@ -285,18 +285,29 @@ std::vector<Watched> load(std::optional<Oid> only) {
 
   std::vector<Watched> tables;
   for (const auto& [reg, registered_name] : regs) {
+    std::optional<Skipped> skipped;
     try {
       tables.push_back(resolve(reg));
     } catch (const Error& e) {
-      const std::string name = pg::relation_name(reg.relid).value_or(registered_name);
-      pg::report(WARNING, "recovery: skipping watched table " + name + ": " + e.what(), e.detail(),
-                 "Fix the table, re-register it with recovery.watch(), or stop watching it "
-                 "with SELECT recovery.unwatch(" +
-                     std::to_string(reg.relid) + ");");
+      skipped = Skipped{reg.relid, registered_name, e.what(), e.detail(),
+                        "Fix the table, re-register it with recovery.watch(), or stop watching "
+                        "it with SELECT recovery.unwatch(" +
+                            std::to_string(reg.relid) + ");"};
+    }
+    if (skipped) {
+      skipped->name = pg::relation_name(reg.relid).value_or(registered_name);
+      on_skip(*skipped);
     }
   }
   return tables;
 }
+
+void report_skipped(const Skipped& table, int level) {
+  pg::report(level, "recovery: skipping watched table " + table.name + ": " + table.problem,
+             table.detail, table.hint);
+}
+
+void warn_skipped(const Skipped& table) { report_skipped(table, WARNING); }
 
 namespace {
 

@@ -2,6 +2,8 @@
 // the catalogs when registered and resolved again before every use.
 #pragma once
 
+#include <functional>
+
 #include "bridge/postgres.hpp"
 #include "core/run_table.hpp"
 
@@ -23,10 +25,24 @@ struct Watched {
   int32 max_attempts = 0;
 };
 
+// A watched table that was dropped or no longer fits its registration.
+struct Skipped {
+  Oid relid = InvalidOid;
+  std::string name;
+  std::string problem;
+  std::string detail;
+  std::string hint;
+};
+// Reports a skipped table at `level` ("recovery: skipping watched table …").
+void report_skipped(const Skipped& table, int level);
+void warn_skipped(const Skipped& table);  // at WARNING
+using SkipHandler = std::function<void(const Skipped&)>;
+
 // Every watched table (or only `only`, which must be watched). A table that
-// was dropped or no longer fits its registration is reported with a WARNING
-// naming it and left out, so the others are still handled. Needs SPI.
-std::vector<Watched> load(std::optional<Oid> only);
+// was dropped or no longer fits its registration is left out, so the others
+// are still handled, and given to `on_skip` (by default a WARNING naming
+// it). Needs SPI.
+std::vector<Watched> load(std::optional<Oid> only, const SkipHandler& on_skip = warn_skipped);
 
 struct WatchArgs {
   Oid relid = InvalidOid;

@@ -43,6 +43,9 @@ constexpr int64 kPruneBatch = 1000;
 int g_slot = -1;
 std::string* g_database = nullptr;
 std::string* g_role = nullptr;
+// Problems already logged: a broken table or a failing recovery is logged
+// once (and when it is over), not every naptime.
+core::ProblemLog* g_problems = nullptr;
 
 void set_state(WorkerState state) {
   shared::update(g_slot, [&](shared::WorkerSlot& s) { s.state = state; });
@@ -75,12 +78,15 @@ bool in_transaction(const std::string& what, Fn&& body) {
       PopActiveSnapshot();
       CommitTransactionCommand();
     });
+    if (g_problems->clear(what)) pg::report(LOG, "recovery worker: " + what + ": works again");
     return true;
   } catch (...) {
     failure = std::current_exception();
   }
-  std::string message;
-  pg::report_exception(failure, LOG, &message, ("recovery worker: " + what).c_str());
+  // The same failure again: recorded in the slot, logged at DEBUG1 only.
+  const std::string message = pg::exception_message(failure);
+  const int level = g_problems->report(what, message) ? LOG : DEBUG1;
+  pg::report_exception(failure, level, nullptr, ("recovery worker: " + what).c_str());
   failure = nullptr;
   // As PostgreSQL's own error recovery does: abort with interrupts held.
   pg::guard([] {
@@ -108,11 +114,27 @@ struct TableRef {
   std::string name;
 };
 
+std::string table_key(Oid relid) { return "watched table " + std::to_string(relid); }
+
+// A broken watched table: a WARNING the first time (and when what is wrong
+// changes), DEBUG1 in the cycles after.
+void on_skipped(const registry::Skipped& table) {
+  registry::report_skipped(
+      table, g_problems->report(table_key(table.relid), table.problem) ? WARNING : DEBUG1);
+}
+
 std::vector<TableRef> watched_tables() {
   std::vector<TableRef> refs;
   in_transaction("reading recovery.watched_tables", [&] {
-    for (const auto& w : registry::load(std::nullopt)) refs.push_back({w.relid, w.name});
+    for (const auto& w : registry::load(std::nullopt, on_skipped)) {
+      refs.push_back({w.relid, w.name});
+    }
   });
+  for (const auto& ref : refs) {
+    if (g_problems->clear(table_key(ref.relid))) {
+      pg::report(LOG, "recovery worker: watched table " + ref.name + " is usable again");
+    }
+  }
   return refs;
 }
 
@@ -128,7 +150,7 @@ uint64 recover_table(const TableRef& ref) {
     timeout.time = static_cast<int64>(settings::timeout_minutes) * USECS_PER_MINUTE;
     const bool ok = in_transaction("recovering " + ref.name, [&] {
       // Registry rows are re-read: the table may have changed since.
-      const auto tables = registry::load(ref.relid);
+      const auto tables = registry::load(ref.relid, on_skipped);
       if (tables.empty()) return;
       // Claims on runs that finished are over; drop them once per cycle.
       if (first) claims::forget_finished(tables.front());
@@ -168,6 +190,7 @@ void run_cycle() {
   }
   set_state(WorkerState::kRunning);
   shared::update(g_slot, [](shared::WorkerSlot& s) { s.last_error[0] = '\0'; });
+  g_problems->begin_cycle();
   pg::guard([] { pgstat_report_activity(STATE_RUNNING, "recovering stuck runs"); });
 
   std::vector<std::pair<std::string, uint64_t>> per_table;
@@ -178,6 +201,7 @@ void run_cycle() {
     total += done;
   }
   prune_history();
+  g_problems->end_cycle();
 
   const std::string summary = core::cycle_summary(*g_database, per_table);
   if (!summary.empty()) pg::report(LOG, "recovery worker: " + summary);
@@ -274,6 +298,7 @@ void recovery_worker_main(Datum index) {
     worker::g_slot = DatumGetInt32(index);
     worker::g_database = new std::string(MyBgworkerEntry->bgw_extra);
     worker::g_role = new std::string(settings::worker_role != nullptr ? settings::worker_role : "");
+    worker::g_problems = new core::ProblemLog();
     pqsignal(SIGHUP, SignalHandlerForConfigReload);
     pqsignal(SIGTERM, die);
     BackgroundWorkerUnblockSignals();

@@ -135,10 +135,14 @@ for my $t (sort keys %says)
 like(sql('SELECT last_error FROM recovery.worker_status()'), qr/^recovering public\.f_(trigger|history): /,
 	'worker_status().last_error names a table whose recovery failed');
 unlike($log, qr/\b(FATAL|PANIC)\b|server process .* terminated/, 'no FATAL, PANIC or crash');
-# How loud is it: one line per broken table per cycle.
+# How loud is it: each problem once, not once per cycle.
 my $warnings = () = $log =~ /WARNING:  recovery: skipping watched table/g;
-my $failures = () = $log =~ /LOG:  .*f_(?:trigger refuses|history)|violates check constraint "fault_no_f_history"/g;
-diag("broken tables for ~" . int(time - $faulted_at + 0.5) . " s: $warnings skip WARNINGs, $failures failed recoveries logged");
+my $failures = () = $log =~ /LOG:  .*(?:f_trigger refuses|violates check constraint "fault_no_f_history")/g;
+my $broken_for = int(time - $faulted_at + 0.5);
+diag("broken tables for ~$broken_for s (naptime 1 s): $warnings skip WARNINGs, $failures failed recoveries logged");
+cmp_ok($broken_for, '>=', 4, 'the tables stayed broken for several cycles');
+is($warnings, 8, 'each of the 8 broken tables is reported once, not every cycle');
+is($failures, 2, 'each of the 2 failing recoveries is logged once, not every cycle');
 
 # Fixed, each table is recovered again; gone, it is forgotten.
 $offset = -s $node->logfile;
@@ -165,6 +169,10 @@ wait_for($node, 'postgres', q{SELECT (SELECT status FROM f_recreate WHERE id = '
 	'once fixed, every table is recovered again (its stuck runs were kept, not half-done)');
 is(sql(q{SELECT count(*) FROM recovery.history WHERE run_id = 'r2'}), scalar(@alive) - 2 + 1,
 	'one history row per recovered run, none for the failed attempts');
+$node->wait_for_log(qr/recovery worker: watched table public\.f_col_drop is usable again/, $offset);
+$node->wait_for_log(qr/recovery worker: recovering public\.f_trigger: works again/, $offset);
+$node->wait_for_log(qr/recovery worker: recovering public\.f_history: works again/, $offset);
+pass('the log says once when a broken table is usable again and a failing recovery works again');
 $offset = -s $node->logfile;
 sleep 2;
 unlike(substr(slurp_file($node->logfile), $offset), qr/WARNING|recovery worker: recovering/,

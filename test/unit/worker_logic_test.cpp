@@ -39,4 +39,46 @@ TEST(CycleSummary, CountsAndNamesTables) {
             "recovered 1 stuck run in database \"app\" (public.runs: 1)");
 }
 
+TEST(ProblemLog, SaysAProblemOnceWhileItLasts) {
+  ProblemLog log;
+  for (int cycle = 0; cycle < 3; ++cycle) {
+    log.begin_cycle();
+    EXPECT_EQ(log.report("public.runs", "column \"status\" does not exist"), cycle == 0);
+    log.end_cycle();
+  }
+  EXPECT_TRUE(log.has("public.runs"));
+}
+
+TEST(ProblemLog, SaysItAgainWhenTheProblemChanges) {
+  ProblemLog log;
+  EXPECT_TRUE(log.report("public.runs", "lock timeout"));
+  EXPECT_FALSE(log.report("public.runs", "lock timeout"));
+  EXPECT_TRUE(log.report("public.runs", "permission denied"));
+  EXPECT_TRUE(log.report("public.jobs", "lock timeout"));  // each key on its own
+}
+
+TEST(ProblemLog, SaysOnceThatItIsOver) {
+  ProblemLog log;
+  EXPECT_FALSE(log.clear("public.runs"));  // never failed: nothing to say
+  log.report("public.runs", "lock timeout");
+  EXPECT_TRUE(log.clear("public.runs"));
+  EXPECT_FALSE(log.clear("public.runs"));
+  EXPECT_TRUE(log.report("public.runs", "lock timeout"));  // back: said again
+}
+
+TEST(ProblemLog, ForgetsSilentlyWhatACycleNoLongerTouches) {
+  ProblemLog log;
+  log.begin_cycle();
+  log.report("public.gone", "the table no longer exists");
+  log.report("public.runs", "lock timeout");
+  log.end_cycle();
+  log.begin_cycle();
+  EXPECT_FALSE(log.report("public.runs", "lock timeout"));
+  log.end_cycle();  // public.gone was unwatched: not touched
+  EXPECT_FALSE(log.has("public.gone"));
+  EXPECT_TRUE(log.has("public.runs"));
+  log.begin_cycle();
+  EXPECT_TRUE(log.report("public.gone", "the table no longer exists"));  // new again
+}
+
 }  // namespace
