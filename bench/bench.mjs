@@ -104,6 +104,29 @@ const Q = {
   recoverHandBody: sqlFile('recover_hand'),
   recoverSeed: sqlFile('recover_seed'),
 };
+// What each part of the same work costs: the hand-written statement run raw
+// (planned as bench.recover_hand() is), and again with one part left out.
+// The markers are checked, so an edit of recover_hand.sql cannot silently
+// leave a variant unchanged.
+function without(sql, from, to, put = '') {
+  const i = sql.indexOf(from);
+  const j = to === null ? sql.length : sql.indexOf(to, i + from.length);
+  if (i < 0 || j < 0) throw new Error(`recover_hand.sql: cannot find ${JSON.stringify(from)}`);
+  return sql.slice(0, i) + put + sql.slice(j);
+}
+const handBody = bare(Q.recoverHandBody);
+const HAND_PARTS = {
+  handRaw: handBody,
+  handNoHistory: without(handBody, '), history AS (', '\nSELECT ', ')'),
+  handNoNotify: without(handBody, '\nCROSS JOIN LATERAL (', null),
+  handNoRun: without(handBody, 'to_jsonb(t) AS run', ',', 'NULL::jsonb AS run'),
+  handNoLock: without(handBody, '\n  FOR NO KEY UPDATE OF t SKIP LOCKED', '\n)'),
+};
+const tidJoinTxn = (sql) => ({
+  cmds: ['BEGIN;', 'SET LOCAL enable_hashjoin = off;', 'SET LOCAL enable_mergejoin = off;', `${sql};`, 'ROLLBACK;'],
+  at: 3,
+});
+
 // The same outputs computed and turned to text inside the server, nothing
 // sent: the planner cannot skip a column of row::text.
 Q.findExtSrv = `SELECT sum(length(f::text)) FROM recovery.find_stuck_runs('30 minutes') AS f;`;
@@ -486,6 +509,7 @@ async function scenarioB(db, rows, stuck) {
   if (warm.n !== stuck) throw new Error(`app loop found ${warm.n} stuck runs, expected ${stuck}`);
   await vacuum(db);
   const variants = { ext: inTxn(Q.recoverExt), hand: inTxn(Q.recoverHand), bare: inTxn(Q.recoverSeed) };
+  for (const [k, sql] of Object.entries(HAND_PARTS)) variants[k] = tidJoinTxn(sql);
   const loopAuto = async () => {
     const l = await appLoop(loopClient, { autocommit: true });
     if (l.n !== stuck) throw new Error(`app loop (autocommit) found ${l.n} stuck runs, expected ${stuck}`);
@@ -515,6 +539,13 @@ async function scenarioB(db, rows, stuck) {
   tableRow('B recover', "seed's bare UPDATE (floor: no history, no notify, no rows back)", n, s.bare, `ext/bare ${fmtx(ratio(s.ext, s.bare))}`);
   tableRow('B recover', 'app-style loop, node-postgres: SELECT, then 1 UPDATE per run, each committed (as the seed script)', n, s.loopAuto, `loop/ext ${fmtx(ratio(s.loopAuto, s.ext))}`);
   tableRow('B recover', 'the same loop inside one transaction (its lower bound)', n, s.loop, `loop/ext ${fmtx(ratio(s.loop, s.ext))}`);
+  // Per-repetition differences: the variants of one repetition ran side by side.
+  const cost = (k) => fmt(median(s.handRaw.map((v, i) => v - s[k][i])));
+  tableRow('B recover', 'hand-written statement run raw (base of the rows below) (info)', n, s.handRaw, `hand/raw ${fmtx(ratio(s.hand, s.handRaw))}`);
+  tableRow('B recover', '… without the history rows (info)', n, s.handNoHistory, `history rows: ${cost('handNoHistory')} ms`);
+  tableRow('B recover', '… without pg_notify (info)', n, s.handNoNotify, `NOTIFY: ${cost('handNoNotify')} ms`);
+  tableRow('B recover', '… without the row as jsonb (info)', n, s.handNoRun, `to_jsonb(run): ${cost('handNoRun')} ms`);
+  tableRow('B recover', '… without the SKIP LOCKED lock pass (info)', n, s.handNoLock, `lock pass: ${cost('handNoLock')} ms`);
   const r1 = ratio(s.ext, s.hand);
   target(`B: recover vs same-work hand-written SQL (${n})`, '≤ 1.2x', fmtx(r1), r1 <= 1.2);
   const r2 = ratio(s.loopAuto, s.ext);
