@@ -176,24 +176,14 @@ if wants sql; then
   fi
 
   echo "==> the background worker under the sanitizer: batches, a dropped table, a failing trigger"
-  psql -X -q -v ON_ERROR_STOP=1 -f "$ROOT/demo/seed-schema.sql" >/dev/null
+  psql -X -q -v runs=250 -v prefix=w -f "$ROOT/test/fixtures/worker.sql" >/dev/null
   psql -X -q -v ON_ERROR_STOP=1 >/dev/null <<'SQL'
 SET client_min_messages = warning;
-CREATE EXTENSION recovery;
-INSERT INTO "Company" VALUES ('co1', 'Acme', 'acme.test');
-INSERT INTO "ICP" VALUES ('icp1', 'CTOs', 'co1');
-SELECT recovery.watch('qualification_runs');
-CREATE TABLE gone (id int PRIMARY KEY, status text NOT NULL, created_at timestamptz NOT NULL);
-SELECT recovery.watch('gone');
 CREATE TABLE refusing (id int PRIMARY KEY, status text NOT NULL, created_at timestamptz NOT NULL);
 SELECT recovery.watch('refusing');
 CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'no'; END $$;
 CREATE TRIGGER refuse BEFORE UPDATE ON refusing FOR EACH ROW EXECUTE FUNCTION refuse();
 INSERT INTO refusing VALUES (1, 'PENDING', now() - interval '2 hours');
-INSERT INTO qualification_runs (id, "icpId", status, "createdAt")
-SELECT 'w' || g, 'icp1', 'PROCESSING', (now() AT TIME ZONE 'UTC') - interval '2 hours'
-FROM generate_series(1, 250) g;
-DROP TABLE gone;
 ALTER SYSTEM SET recovery.naptime = 1;
 ALTER SYSTEM SET recovery.batch_size = 100;
 SELECT pg_reload_conf();

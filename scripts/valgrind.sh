@@ -153,19 +153,7 @@ if wants server; then
   psql -X -q -d pgtap_runs -c "CREATE EXTENSION pgtap" -c "CREATE EXTENSION recovery" >/dev/null
   pg_prove -d pgtap_runs test/pgtap/*.sql >>"$LOGS/server-sql.log" 2>&1 || fail "pgTAP under memcheck (see $LOGS/server-sql.log)"
   grep -E '^(Files|Result)' "$LOGS/server-sql.log" || true
-  psql -X -q -d postgres -f demo/seed-schema.sql >/dev/null
-  psql -X -q -d postgres >/dev/null <<'SQL'
-SET client_min_messages = warning;
-CREATE EXTENSION recovery;
-INSERT INTO "Company" VALUES ('co1', 'Acme', 'acme.test');
-INSERT INTO "ICP" VALUES ('icp1', 'CTOs', 'co1');
-SELECT recovery.watch('qualification_runs');
-CREATE TABLE gone (id int PRIMARY KEY, status text NOT NULL, created_at timestamptz NOT NULL);
-SELECT recovery.watch('gone');
-DROP TABLE gone;
-INSERT INTO qualification_runs (id, "icpId", status, "createdAt")
-SELECT 'v' || g, 'icp1', 'PROCESSING', (now() AT TIME ZONE 'UTC') - interval '2 hours' FROM generate_series(1, 20) g;
-SQL
+  psql -X -q -d postgres -v runs=20 -v prefix=v -f test/fixtures/worker.sql >/dev/null
   for _ in $(seq 1 120); do
     [ "$(psql -X -Atq -d postgres -c "SELECT count(*) FROM qualification_runs WHERE status = 'FAILED'")" = 20 ] && break
     sleep 1
