@@ -149,6 +149,21 @@ SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'recovery_recover_stuck_runs';
 COMMENT ON FUNCTION recovery.recover_stuck_runs IS 'Mark stuck runs failed, record history and NOTIFY recovery; one transaction';
 
+-- Every watched table in a subtransaction of its own: a table that fails is
+-- rolled back alone (WARNING, and its row says why); the others are kept.
+CREATE FUNCTION recovery.recover_each_table(
+    timeout  interval DEFAULT '30 minutes',
+    max_runs integer  DEFAULT NULL)
+RETURNS TABLE (
+    run_table text,
+    recovered bigint,
+    sqlstate  text,
+    error     text)
+LANGUAGE c VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'recovery_recover_each_table';
+COMMENT ON FUNCTION recovery.recover_each_table IS 'recover_stuck_runs for every watched table, each in its own subtransaction; one row per table';
+
 -- The seed's HTTP API bodies, so an app route is one raw query.
 CREATE FUNCTION recovery.stuck_runs_report(
     timeout   interval DEFAULT '30 minutes',
@@ -277,7 +292,8 @@ BEGIN
         RAISE EXCEPTION 'cron_schedule and database must not be NULL' USING ERRCODE = '22004';
     END IF;
     -- pg_cron stores the job as SQL text: the timeout goes in as a quoted literal.
-    command := format('SELECT * FROM recovery.recover_stuck_runs(%L::interval)', schedule.timeout);
+    -- Table by table: one table that fails does not stop the others.
+    command := format('SELECT * FROM recovery.recover_each_table(%L::interval)', schedule.timeout);
     IF schedule.database = current_database() THEN
         EXECUTE 'SELECT cron.schedule($1, $2, $3)'
             INTO job_id USING job_name, schedule.cron_schedule, command;

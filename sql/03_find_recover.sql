@@ -94,6 +94,16 @@ EXCEPTION WHEN OTHERS THEN
      WHERE line LIKE 'recovery:%');
 END $$;
 SELECT id, status, finished_at FROM refusing_runs;
+
+-- recover_each_table: the same table fails alone (WARNING, a row saying why)
+-- and the others are recovered; max_runs is checked first.
+INSERT INTO app_jobs (state, created_at) VALUES ('running', now() - interval '3 hours');
+SELECT * FROM recovery.recover_each_table('30 minutes', max_runs => 0);
+SELECT max(id) AS history_before FROM recovery.history \gset
+SELECT * FROM recovery.recover_each_table('30 minutes');
+SELECT state, finished_at IS NOT NULL AS finished FROM app_jobs ORDER BY job_id DESC LIMIT 1;
+SELECT run_table, previous_status, new_status FROM recovery.history WHERE id > :history_before ORDER BY id;
+SELECT id, status, finished_at FROM refusing_runs;
 SELECT recovery.unwatch('refusing_runs');
 DROP TABLE refusing_runs;
 DROP FUNCTION refuse_recovery();

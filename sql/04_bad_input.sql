@@ -11,6 +11,9 @@ SELECT * FROM test.try($$SELECT * FROM recovery.recover_stuck_runs('-1 second')$
 SELECT * FROM test.try($$SELECT * FROM recovery.recover_stuck_runs('30 minutes', 0)$$);
 SELECT * FROM test.try($$SELECT * FROM recovery.recover_stuck_runs('30 minutes', -1)$$);
 SELECT * FROM test.try($$SELECT * FROM recovery.recover_stuck_runs('300000 years')$$);
+SELECT * FROM test.try($$SELECT * FROM recovery.recover_each_table(NULL)$$);
+SELECT * FROM test.try($$SELECT * FROM recovery.recover_each_table('-1 second')$$);
+SELECT * FROM test.try($$SELECT * FROM recovery.recover_each_table('30 minutes', 0)$$);
 SELECT * FROM test.try($$SELECT * FROM recovery.recover_stuck_runs('30 minutes', NULL, 'no_pk')$$);
 SELECT * FROM test.try($$SELECT recovery.recover_stuck_runs_report('0')$$);
 SELECT * FROM test.try($$SELECT recovery.stuck_runs_report(NULL)$$);

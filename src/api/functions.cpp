@@ -137,6 +137,43 @@ RECOVERY_FUNCTION(recovery_recover_stuck_runs) {
   return static_cast<Datum>(0);
 }
 
+// recover_each_table(timeout, max_runs): every watched table in a
+// subtransaction of its own, so one that fails (a trigger or CHECK refusing
+// the failed status, a lock held past recovery.lock_timeout, no UPDATE
+// right) is rolled back alone, reported with a WARNING and a row saying why,
+// and the others are still recovered. One row per table: what a pg_cron job
+// or a health check wants.
+RECOVERY_FUNCTION(recovery_recover_each_table) {
+  const engine::Clock clock = clock_arg(fcinfo, 0);
+  std::optional<int64> remaining;
+  if (!PG_ARGISNULL(1)) remaining = PG_GETARG_INT32(1);
+  core::validate_max_runs(!remaining, remaining.value_or(0));
+  pg::ResultSet result(fcinfo);
+  pg::SpiConnection spi;
+  for (const auto& table : registry::load(std::nullopt)) {
+    if (remaining && *remaining == 0) break;
+    uint64 done = 0;
+    const std::optional<pg::ErrorReport> failure = pg::in_subtransaction([&] {
+      done = engine::recover_table(table, clock, remaining, [](const engine::RunRow&) {});
+    });
+    if (failure) {
+      pg::report(WARNING,
+                 "recovery: could not recover stuck runs of table " + table.name + ": " +
+                     failure->message + " (SQLSTATE " + failure->sqlstate + ")",
+                 failure->detail, failure->hint);
+    } else if (remaining) {
+      *remaining -= static_cast<int64>(done);
+    }
+    Datum values[4] = {pg::text_datum(table.name), Int64GetDatum(static_cast<int64>(done)),
+                       failure ? pg::text_datum(failure->sqlstate) : static_cast<Datum>(0),
+                       failure ? pg::text_datum(failure->message) : static_cast<Datum>(0)};
+    bool nulls[4] = {false, false, !failure, !failure};
+    result.put(values, nulls);
+  }
+  spi.finish();
+  return static_cast<Datum>(0);
+}
+
 // claim(run_table, run_id) / release(run_table, run_id): the same call shape.
 static Datum claim_call(FunctionCallInfo fcinfo, bool (*operation)(Oid, const std::string&)) {
   if (PG_ARGISNULL(0) || PG_ARGISNULL(1)) {

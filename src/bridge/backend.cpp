@@ -12,6 +12,7 @@ extern "C" {
 #include "utils/array.h"
 #include "utils/guc.h"
 #include "utils/jsonb.h"
+#include "utils/resowner.h"
 #include "utils/syscache.h"
 }
 
@@ -232,6 +233,31 @@ void with_settings(const std::vector<std::pair<const char*, std::string>>& setti
 }
 
 int current_lock_timeout_ms() { return LockTimeout; }
+
+std::optional<ErrorReport> in_subtransaction(const std::function<void()>& fn) {
+  const MemoryContext context = CurrentMemoryContext;
+  const ResourceOwner owner = CurrentResourceOwner;
+  guard([] { BeginInternalSubTransaction(nullptr); });
+  MemoryContextSwitchTo(context);  // fn() allocates where its caller does
+  std::exception_ptr failure;
+  try {
+    fn();
+  } catch (...) {
+    failure = std::current_exception();
+  }
+  if (!failure) {
+    guard([] { ReleaseCurrentSubTransaction(); });
+    MemoryContextSwitchTo(context);
+    CurrentResourceOwner = owner;
+    return std::nullopt;
+  }
+  ErrorReport report = describe(failure);
+  failure = nullptr;
+  guard([] { RollbackAndReleaseCurrentSubTransaction(); });
+  MemoryContextSwitchTo(context);
+  CurrentResourceOwner = owner;
+  return report;
+}
 
 ErrorContextLine::ErrorContextLine(std::string line) : line_(std::move(line)) {
   entry_.callback = &ErrorContextLine::add;

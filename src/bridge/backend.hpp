@@ -75,6 +75,12 @@ void as_role(Oid role, Fn&& fn, bool restricted = false) {
   SetUserIdAndSecContext(saved_user, saved_context);
 }
 
+// Runs fn() in a subtransaction, as a PL/pgSQL block with an EXCEPTION
+// clause does: kept if fn() returns; if it throws, rolled back alone and the
+// error returned (already described: its memory goes with the rollback).
+// Needs the caller's SPI connection, if any, to have been opened outside.
+std::optional<ErrorReport> in_subtransaction(const std::function<void()>& fn);
+
 // While alive, adds `line` to the CONTEXT of every PostgreSQL error raised
 // (as PL/pgSQL names the function and line): an error deep inside a
 // statement, a lock timeout say, then names what recovery was doing.

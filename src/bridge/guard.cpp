@@ -79,6 +79,17 @@ std::string exception_message(const std::exception_ptr& error) {
   return text != nullptr ? text : "";
 }
 
+ErrorReport describe(const std::exception_ptr& error) {
+  Failure failure;
+  const ErrorData* pg_error = classify(error, &failure);
+  const auto text = [](const char* s) { return std::string(s != nullptr ? s : ""); };
+  if (pg_error == nullptr) {
+    return {unpack_sql_state(failure.sqlstate), failure.message, failure.detail, failure.hint};
+  }
+  return {unpack_sql_state(pg_error->sqlerrcode), text(pg_error->message), text(pg_error->detail),
+          text(pg_error->hint)};
+}
+
 void report_exception(const std::exception_ptr& error, int level, std::string* message,
                       const char* context) {
   Failure failure;

@@ -78,6 +78,16 @@ Datum run_entry(FunctionCallInfo fcinfo, FunctionBody body);
 // The message of a caught exception (a PostgreSQL error's or a C++ one's).
 std::string exception_message(const std::exception_ptr& error);
 
+// A caught exception as plain strings: outlives the memory (a rolled-back
+// subtransaction's) a PostgreSQL error was copied into.
+struct ErrorReport {
+  std::string sqlstate;  // five characters
+  std::string message;
+  std::string detail;
+  std::string hint;
+};
+ErrorReport describe(const std::exception_ptr& error);
+
 // Reports a caught exception at `level` (below ERROR: it returns), keeping a
 // PostgreSQL error's SQLSTATE and fields. For the worker, which logs and
 // carries on. Fills `message` (if not null) with the error's message; adds

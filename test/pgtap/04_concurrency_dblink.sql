@@ -36,7 +36,7 @@ SELECT set_config('search_path',
                    WHERE e.extname = 'dblink') || ', pgtap04, public', false) IS NOT NULL AS path_set \gset
 RESET client_min_messages;
 
-SELECT plan(44);
+SELECT plan(48);
 
 CREATE TABLE pgtap04.runs (
     id          integer PRIMARY KEY,
@@ -247,6 +247,19 @@ SELECT is((SELECT string_agg(id || '=' || status || '/' || (finished_at IS NOT N
           '1=failed/true,2=failed/true,3=failed/true,4=processing/false', 'two recoverers: the committed result');
 
 ------------------------------------------------------------------------------
+-- 7. A table held past the lock timeout (the app holds SHARE, which the
+--    UPDATE's ROW EXCLUSIVE waits for): recover_each_table rolls that table
+--    back alone and says why in its row; the call itself succeeds.
+SELECT pgtap04.reset();
+SELECT pgtap04.x('pgtap04_app', 'BEGIN') AS began, pgtap04.x('pgtap04_app', 'LOCK TABLE pgtap04.runs IN SHARE MODE') AS locked \gset
+SELECT is(pgtap04.q('pgtap04_rec', $$SELECT run_table || ' ' || recovered || ' ' || sqlstate FROM recovery.recover_each_table('1 minute')$$),
+          'pgtap04.runs 0 55P03', 'locked table: recover_each_table reports 55P03 in its row, and no error');
+SELECT is(pgtap04.x('pgtap04_app', 'ROLLBACK'), 'ROLLBACK', 'locked table: the app lets go');
+SELECT is((SELECT count(*) FROM pgtap04.runs WHERE status = 'failed'), 0::bigint, 'locked table: nothing was changed');
+SELECT is(pgtap04.q('pgtap04_rec', $$SELECT run_table || ' ' || recovered FROM recovery.recover_each_table('1 minute')$$),
+          'pgtap04.runs 3', 'lock gone: the next call recovers the three stuck runs');
+SELECT pgtap04.reset();
+
 -- Clean up: connections, registration, history, schema (and dblink if it
 -- was created here, in pgtap04).
 ------------------------------------------------------------------------------

@@ -8,7 +8,7 @@
 -- Roles are cluster-wide: every role here is named pgtap05_* and created
 -- inside this transaction, so the final ROLLBACK removes them.
 BEGIN;
-SELECT plan(79);
+SELECT plan(80);
 
 SET LOCAL client_min_messages = warning;
 CREATE ROLE pgtap05_owner;        -- owns the run tables
@@ -126,6 +126,12 @@ SELECT throws_ok($$SELECT * FROM recovery.recover_stuck_runs('30 minutes')$$,
                  'a reader gets 42501 from recover_stuck_runs');
 SELECT throws_ok($$SELECT recovery.recover_stuck_runs_report('30 minutes')$$, '42501', NULL,
                  'and from recover_stuck_runs_report');
+SET LOCAL client_min_messages = error;  -- its WARNING
+SELECT results_eq($$SELECT run_table, recovered, sqlstate, error FROM recovery.recover_each_table('30 minutes')$$,
+                  $$VALUES ('sec.runs'::text, 0::bigint, '42501'::text,
+                            'permission denied to recover stuck runs of table sec.runs'::text)$$,
+                  'recover_each_table gives the reader its table''s 42501 in a row');
+SET LOCAL client_min_messages = warning;
 RESET ROLE;
 SELECT set_eq($$SELECT * FROM sec.runs$$, $$SELECT * FROM runs_before$$, 'no status changed');
 SELECT is((SELECT count(*) FROM recovery.history), :history_start::bigint, 'no history row was written');

@@ -25,7 +25,7 @@ like($job, qr/^\d+$/, 'schedule returns the job id');
 is($node->safe_psql('postgres', q{SELECT jobname || ' ' || schedule || ' ' || database FROM cron.job}),
 	'recovery:postgres * * * * * postgres', 'one job named recovery:<database>');
 like($node->safe_psql('postgres', q{SELECT command FROM cron.job}),
-	qr/recovery\.recover_stuck_runs\('00:30:00'::interval\)/, 'running recover_stuck_runs with the timeout');
+	qr/recovery\.recover_each_table\('00:30:00'::interval\)/, 'running recover_each_table with the timeout');
 is($node->safe_psql('postgres', q{SELECT recovery.schedule('*/2 * * * *', '1 hour')}), $job,
 	'calling again updates the same job');
 is($node->safe_psql('postgres', q{SELECT count(*) || ' ' || min(schedule) FROM cron.job}), '1 */2 * * * *',
@@ -34,7 +34,15 @@ my $other = $node->safe_psql('postgres', q{SELECT recovery.schedule('* * * * *',
 is($node->safe_psql('postgres', qq{SELECT jobname || ' ' || database FROM cron.job WHERE jobid = $other}),
 	'recovery:other other', 'another database gets its own job via schedule_in_database');
 
-# The job recovers a stuck run (pg_cron fires on minute boundaries).
+# The job recovers a stuck run (pg_cron fires on minute boundaries), even
+# with another watched table whose trigger refuses every recovery (sorted
+# first, so it fails before the good table is reached).
+$node->safe_psql('postgres', q{
+  CREATE TABLE a_refusing (id int PRIMARY KEY, status text NOT NULL, created_at timestamptz NOT NULL);
+  CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'not now'; END $$;
+  CREATE TRIGGER refuse BEFORE UPDATE ON a_refusing FOR EACH ROW EXECUTE FUNCTION refuse();
+  SELECT recovery.watch('a_refusing', active_statuses => '{running}', failed_status => 'failed');
+  INSERT INTO a_refusing VALUES (1, 'running', now() - interval '2 hours')});
 $node->safe_psql('postgres', q{SELECT recovery.schedule('* * * * *', '30 minutes')});
 $node->safe_psql('postgres', q{INSERT INTO qualification_runs (id, "icpId", status, "createdAt")
   VALUES ('cron-run', 'icp1', 'PROCESSING', (now() AT TIME ZONE 'UTC') - interval '2 hours')});
@@ -53,6 +61,11 @@ wait_for($node, 'other', q{SELECT status = 'FAILED' FROM qualification_runs WHER
 	'the job for the other database recovered there');
 is($node->safe_psql('postgres', q{SELECT application_name FROM recovery.history WHERE run_id = 'cron-run'}),
 	'pg_cron', 'history names pg_cron as the client');
+is($node->safe_psql('postgres', q{SELECT status FROM a_refusing}), 'running',
+	'the refusing table was rolled back alone');
+like(slurp_file($node->logfile),
+	qr/WARNING:  recovery: could not recover stuck runs of table public\.a_refusing: not now \(SQLSTATE P0001\)/,
+	'and the server log names it');
 
 is($node->safe_psql('postgres', q{SELECT recovery.unschedule()}), 't', 'unschedule removes the job');
 is($node->safe_psql('postgres', q{SELECT recovery.unschedule()}), 'f', 'and says false when there is none');
