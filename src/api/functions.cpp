@@ -153,9 +153,8 @@ RECOVERY_FUNCTION(recovery_recover_each_table) {
   for (const auto& table : registry::load(std::nullopt)) {
     if (remaining && *remaining == 0) break;
     uint64 done = 0;
-    const std::optional<pg::ErrorReport> failure = pg::in_subtransaction([&] {
-      done = engine::recover_table(table, clock, remaining, [](const engine::RunRow&) {});
-    });
+    const std::optional<pg::ErrorReport> failure = pg::in_subtransaction(
+        [&] { done = engine::recover_table(table, clock, remaining, engine::RowSink()); });
     if (failure) {
       pg::report(WARNING,
                  "recovery: could not recover stuck runs of table " + table.name + ": " +

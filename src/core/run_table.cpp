@@ -152,12 +152,15 @@ std::string reported_reason(const std::string& reason, const std::string& action
          reason + " END";
 }
 
-// The seven leading result columns, with `status` naming where the status is read.
+// The seven leading result columns, with `status` naming where the status is
+// read; without `with_run`, run is NULL.
 std::string result_columns(const RunTable& table, Quoter quote, const std::string& status,
-                           const std::string& reason, const std::string& action) {
+                           const std::string& reason, const std::string& action,
+                           bool with_run = true) {
   return column(table.id_column, quote) + "::pg_catalog.text, " + status + "::pg_catalog.text, " +
-         column(table.started.name, quote) + ", " + last_activity_expr(table, quote) +
-         ", pg_catalog.to_jsonb(t.*), " + reported_reason(reason, action) + ", " + action;
+         column(table.started.name, quote) + ", " + last_activity_expr(table, quote) + ", " +
+         (with_run ? "pg_catalog.to_jsonb(t.*)" : "NULL::pg_catalog.jsonb") + ", " +
+         reported_reason(reason, action) + ", " + action;
 }
 
 }  // namespace
@@ -205,7 +208,7 @@ std::string find_query(const RunTable& table, Claims claims, Quoter quote) {
          ", 1";
 }
 
-std::string recover_query(const RunTable& table, Claims claims, Quoter quote) {
+std::string recover_query(const RunTable& table, Claims claims, Quoter quote, bool with_run) {
   const std::string id = column(table.id_column, quote);
   const std::string status = column(table.status_column, quote);
   const bool completes = table.progress_column && table.total_column;
@@ -275,7 +278,8 @@ std::string recover_query(const RunTable& table, Claims claims, Quoter quote) {
          " AS t SET " + set +
          " FROM stuck AS s WHERE t.ctid = s.run_ctid AND t.tableoid = s.run_tableoid AND " +
          recheck + " RETURNING " +
-         result_columns(table, quote, "s.previous_status", "s.reason", "s.action") + ", " + status +
+         result_columns(table, quote, "s.previous_status", "s.reason", "s.action", with_run) +
+         ", " + status +
          "::pg_catalog.text, s.previous_values";
 }
 

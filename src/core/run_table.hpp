@@ -120,8 +120,10 @@ std::string find_query(const RunTable& table, Claims claims, Quoter quote);
 // recover_query locks stuck rows (SKIP LOCKED), re-checks status and the
 // reason in the UPDATE itself, and returns the seven columns above for each
 // updated row (status being the previous one), then: new status text and the
-// previous values of the other columns it wrote (jsonb).
-std::string recover_query(const RunTable& table, Claims claims, Quoter quote);
+// previous values of the other columns it wrote (jsonb). Without `with_run`,
+// run is NULL: callers that discard the rows do not pay for the row as jsonb.
+std::string recover_query(const RunTable& table, Claims claims, Quoter quote,
+                          bool with_run = true);
 
 // The columns besides the status that recover_query may write (finished,
 // attempts, activity), whose previous values it returns for undo.

@@ -156,7 +156,8 @@ uint64 recover_table(const registry::Watched& w, const Clock& clock, std::option
   }
 
   const history::Writer writer;  // records the caller, before any identity switch
-  const std::string sql = core::recover_query(w.table, claims, pg::quote_ident);
+  const bool wants_rows = static_cast<bool>(sink);
+  const std::string sql = core::recover_query(w.table, claims, pg::quote_ident, wants_rows);
   const pg::ErrorContextLine context("recovery: recovering stuck runs of table " + w.name);
   uint64 total = 0;
   with_lock_timeout([&] {
@@ -175,7 +176,7 @@ uint64 recover_table(const registry::Watched& w, const Clock& clock, std::option
             r.new_status = pg::value(row, 8, &is_null);
             r.previous_values = pg::value(row, 9, &is_null);
             history.add(r);
-            sink(r);
+            if (wants_rows) sink(r);
           }
           writer.write(w, history);
           if (claims == core::Claims::kConsult) claims::forget(w.relid, history.run_ids);

@@ -51,7 +51,8 @@ uint64 find_in_table(const registry::Watched& table, const Clock& clock, const R
 // skips rows a live transaction has locked, re-checks status and age in the
 // UPDATE, writes one history row and one NOTIFY per run, all in the calling
 // transaction. Throws 42501 if the caller may not update the table and it has
-// stuck runs. Needs SPI.
+// stuck runs. An empty `sink` says the rows are not wanted (the worker, a
+// per-table summary): the row as jsonb is then not computed. Needs SPI.
 uint64 recover_table(const registry::Watched& table, const Clock& clock, std::optional<int64> limit,
                      const RowSink& sink);
 

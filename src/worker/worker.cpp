@@ -155,7 +155,7 @@ uint64 recover_table(const TableRef& ref) {
       // Claims on runs that finished are over; drop them once per cycle.
       if (first) claims::forget_finished(tables.front());
       done = engine::recover_table(tables.front(), engine::clock_for(&timeout), batch,
-                                   [](const engine::RunRow&) {});
+                                   engine::RowSink());
     });
     total += done;
     first = false;

@@ -121,6 +121,14 @@ TEST(RecoverQuery, LocksSkipsAndRechecksInTheUpdate) {
   EXPECT_NE(join, std::string::npos) << sql;
 }
 
+TEST(RecoverQuery, ComputesTheRowAsJsonbOnlyWhenWanted) {
+  const std::string with_run = recover_query(prisma_table(), Claims::kIgnore, quote);
+  EXPECT_NE(with_run.find("pg_catalog.to_jsonb(t.*)"), std::string::npos) << with_run;
+  const std::string without = recover_query(prisma_table(), Claims::kIgnore, quote, false);
+  EXPECT_EQ(without.find("to_jsonb"), std::string::npos) << without;
+  EXPECT_NE(without.find(", NULL::pg_catalog.jsonb, "), std::string::npos) << without;
+}
+
 TEST(RecoverQuery, WithoutFinishedColumnSetsOnlyTheStatus) {
   RunTable t = prisma_table();
   t.finished.reset();
