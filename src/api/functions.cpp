@@ -37,6 +37,14 @@ engine::Clock clock_arg(FunctionCallInfo fcinfo, int n) {
   return engine::clock_for(PG_ARGISNULL(n) ? nullptr : PG_GETARG_INTERVAL_P(n));
 }
 
+// max_runs: NULL for no cap, else at least 1.
+std::optional<int64> max_runs_arg(FunctionCallInfo fcinfo, int n) {
+  std::optional<int64> max_runs;
+  if (!PG_ARGISNULL(n)) max_runs = PG_GETARG_INT32(n);
+  core::validate_max_runs(!max_runs, max_runs.value_or(0));
+  return max_runs;
+}
+
 }  // namespace
 
 RECOVERY_FUNCTION(recovery_watch) {
@@ -112,9 +120,7 @@ RECOVERY_FUNCTION(recovery_find_stuck_runs) {
 // recover_stuck_runs(timeout, max_runs, run_table)
 RECOVERY_FUNCTION(recovery_recover_stuck_runs) {
   const engine::Clock clock = clock_arg(fcinfo, 0);
-  std::optional<int64> remaining;
-  if (!PG_ARGISNULL(1)) remaining = PG_GETARG_INT32(1);
-  core::validate_max_runs(!remaining, remaining.value_or(0));
+  std::optional<int64> remaining = max_runs_arg(fcinfo, 1);
   pg::ResultSet result(fcinfo);
   pg::SpiConnection spi;
   const Datum recovered_at = TimestampTzGetDatum(clock.now);
@@ -145,9 +151,7 @@ RECOVERY_FUNCTION(recovery_recover_stuck_runs) {
 // or a health check wants.
 RECOVERY_FUNCTION(recovery_recover_each_table) {
   const engine::Clock clock = clock_arg(fcinfo, 0);
-  std::optional<int64> remaining;
-  if (!PG_ARGISNULL(1)) remaining = PG_GETARG_INT32(1);
-  core::validate_max_runs(!remaining, remaining.value_or(0));
+  std::optional<int64> remaining = max_runs_arg(fcinfo, 1);
   pg::ResultSet result(fcinfo);
   pg::SpiConnection spi;
   for (const auto& table : registry::load(std::nullopt)) {
