@@ -152,6 +152,8 @@ RECOVERY_FUNCTION(recovery_recover_stuck_runs) {
 RECOVERY_FUNCTION(recovery_recover_each_table) {
   const engine::Clock clock = clock_arg(fcinfo, 0);
   std::optional<int64> remaining = max_runs_arg(fcinfo, 1);
+  // A read-only transaction (a standby) fails the call, not each table.
+  pg::guard([] { PreventCommandIfReadOnly("recovery.recover_each_table()"); });
   pg::ResultSet result(fcinfo);
   pg::SpiConnection spi;
   for (const auto& table : registry::load(std::nullopt)) {

@@ -439,6 +439,7 @@ INSERT INTO hostile (label, call, expected, result, changes_data, setup) VALUES
 ('read-only: the find report works',  $$SELECT recovery.stuck_runs_report('30 minutes')->>'count'$$, 'ok', '3', false, 'SET TRANSACTION READ ONLY'),
 ('read-only: recover fails',          $$SELECT count(*) FROM recovery.recover_stuck_runs('30 minutes')$$, '25006', NULL, false, 'SET TRANSACTION READ ONLY'),
 ('read-only: recover report fails',   $$SELECT recovery.recover_stuck_runs_report('30 minutes')$$, '25006', NULL, false, 'SET TRANSACTION READ ONLY'),
+('read-only: recover_each_table fails, not table by table', $$SELECT count(*) FROM recovery.recover_each_table('30 minutes')$$, '25006', NULL, false, 'SET TRANSACTION READ ONLY'),
 ('read-only: watch fails',            $$SELECT recovery.watch('hi.unwatched', active_statuses => '{processing}', failed_status => 'failed')$$, '25006', NULL, false, 'SET TRANSACTION READ ONLY'),
 ('read-only: re-watch fails',         $$SELECT recovery.watch('hi.runs', active_statuses => '{pending,processing}', failed_status => 'failed')$$, '25006', NULL, false, 'SET TRANSACTION READ ONLY'),
 ('read-only: unwatch fails',          $$SELECT recovery.unwatch('hi.runs')$$, '25006', NULL, false, 'SET TRANSACTION READ ONLY');

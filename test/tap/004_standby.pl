@@ -52,7 +52,8 @@ is( $standby->safe_psql('app',
 for my $call (
 	q{SELECT count(*) FROM recovery.recover_stuck_runs('30 minutes')},
 	q{SELECT recovery.recover_stuck_runs_report('30 minutes')},
-	q{SELECT count(*) FROM recovery.recover_stuck_runs('30 minutes', 1, 'qualification_runs')})
+	q{SELECT count(*) FROM recovery.recover_stuck_runs('30 minutes', 1, 'qualification_runs')},
+	q{SELECT count(*) FROM recovery.recover_each_table('30 minutes')})
 {
 	my ($ret, $stdout, $stderr) =
 	  $standby->psql('app', "\\set VERBOSITY verbose\n$call");
