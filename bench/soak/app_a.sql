@@ -39,24 +39,11 @@ WHERE a.n = :rid;
 \if :slow > 96
 SELECT pg_sleep(0.2);
 \endif
-\elif :roll <= 88
-WITH u AS (
-  UPDATE qualification_runs SET status = 'COMPLETED', "completedAt" = now() AT TIME ZONE 'UTC',
-         "updatedAt" = now() AT TIME ZONE 'UTC'
-  WHERE id = 'A' || :rid AND status IN ('PENDING', 'PROCESSING')
-  RETURNING completed, "updatedAt", status, "completedAt")
-UPDATE soak.app_runs a
-SET state = CASE WHEN u.status IS NULL THEN 'lost' ELSE 'finished' END,
-    activity = coalesce(u."updatedAt" AT TIME ZONE 'UTC', a.activity),
-    status = coalesce(u.status::text, a.status),
-    finished = u."completedAt" AT TIME ZONE 'UTC',
-    changed_at = clock_timestamp()
-FROM (SELECT 1) AS one LEFT JOIN u ON true
-WHERE a.n = :rid;
 \elif :roll <= 95
 WITH u AS (
-  UPDATE qualification_runs SET status = 'FAILED', "completedAt" = now() AT TIME ZONE 'UTC',
-         "updatedAt" = now() AT TIME ZONE 'UTC'
+  UPDATE qualification_runs
+  SET status = CASE WHEN :roll <= 88 THEN 'COMPLETED' ELSE 'FAILED' END::"RunStatus",
+      "completedAt" = now() AT TIME ZONE 'UTC', "updatedAt" = now() AT TIME ZONE 'UTC'
   WHERE id = 'A' || :rid AND status IN ('PENDING', 'PROCESSING')
   RETURNING completed, "updatedAt", status, "completedAt")
 UPDATE soak.app_runs a

@@ -72,13 +72,6 @@ Datum run_entry(FunctionCallInfo fcinfo, FunctionBody body) {
   pg_unreachable();
 }
 
-std::string exception_message(const std::exception_ptr& error) {
-  Failure failure;
-  const ErrorData* pg_error = classify(error, &failure);
-  const char* text = pg_error != nullptr ? pg_error->message : failure.message;
-  return text != nullptr ? text : "";
-}
-
 ErrorReport describe(const std::exception_ptr& error) {
   Failure failure;
   const ErrorData* pg_error = classify(error, &failure);
@@ -90,14 +83,9 @@ ErrorReport describe(const std::exception_ptr& error) {
           text(pg_error->hint)};
 }
 
-void report_exception(const std::exception_ptr& error, int level, std::string* message,
-                      const char* context) {
+void report_exception(const std::exception_ptr& error, int level, const char* context) {
   Failure failure;
   ErrorData* pg_error = classify(error, &failure);
-  if (message != nullptr) {
-    const char* text = pg_error != nullptr ? pg_error->message : failure.message;
-    *message = text != nullptr ? text : "";
-  }
   guard([&] {
     if (pg_error != nullptr) {
       if (context != nullptr) {

@@ -75,11 +75,9 @@ auto guard(Fn&& fn) -> decltype(fn()) {
 using FunctionBody = Datum (*)(FunctionCallInfo);
 Datum run_entry(FunctionCallInfo fcinfo, FunctionBody body);
 
-// The message of a caught exception (a PostgreSQL error's or a C++ one's).
-std::string exception_message(const std::exception_ptr& error);
-
-// A caught exception as plain strings: outlives the memory (a rolled-back
-// subtransaction's) a PostgreSQL error was copied into.
+// A caught exception (a PostgreSQL error or a C++ one) as plain strings:
+// outlives the memory (a rolled-back subtransaction's) a PostgreSQL error was
+// copied into.
 struct ErrorReport {
   std::string sqlstate;  // five characters
   std::string message;
@@ -90,10 +88,8 @@ ErrorReport describe(const std::exception_ptr& error);
 
 // Reports a caught exception at `level` (below ERROR: it returns), keeping a
 // PostgreSQL error's SQLSTATE and fields. For the worker, which logs and
-// carries on. Fills `message` (if not null) with the error's message; adds
-// `context` (if not null) to the report's CONTEXT lines.
-void report_exception(const std::exception_ptr& error, int level, std::string* message,
-                      const char* context = nullptr);
+// carries on. Adds `context` (if not null) to the report's CONTEXT lines.
+void report_exception(const std::exception_ptr& error, int level, const char* context = nullptr);
 
 }  // namespace recovery::pg
 

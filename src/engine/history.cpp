@@ -71,10 +71,10 @@ void Writer::write(const registry::Watched& w, const Chunk& c) const {
   });
   // NOTIFY keeps its own copy of each payload: build each in memory reused
   // row after row.
+  const Datum table = params[0].value;
   pg::ScratchContext payload_memory;
   for (size_t i = 0; i < c.run_ids.size(); ++i) {
-    payload_memory.run(
-        [&] { notify_recovered(params[0].value, c.run_ids[i], c.previous[i], c.next[i]); });
+    payload_memory.run([&] { notify_recovered(table, c.run_ids[i], c.previous[i], c.next[i]); });
   }
 }
 

@@ -84,9 +84,9 @@ bool in_transaction(const std::string& what, Fn&& body) {
     failure = std::current_exception();
   }
   // The same failure again: recorded in the slot, logged at DEBUG1 only.
-  const std::string message = pg::exception_message(failure);
+  const std::string message = pg::describe(failure).message;
   const int level = g_problems->report(what, message) ? LOG : DEBUG1;
-  pg::report_exception(failure, level, nullptr, ("recovery worker: " + what).c_str());
+  pg::report_exception(failure, level, ("recovery worker: " + what).c_str());
   failure = nullptr;
   // As PostgreSQL's own error recovery does: abort with interrupts held.
   pg::guard([] {
@@ -324,7 +324,7 @@ void recovery_worker_main(Datum index) {
   } catch (...) {
     failure = std::current_exception();
   }
-  pg::report_exception(failure, LOG, nullptr);
+  pg::report_exception(failure, LOG);
   failure = nullptr;
   proc_exit(1);
 }
