@@ -22,16 +22,19 @@ SELECT * FROM test.try($$SELECT recovery.stuck_runs_report(NULL)$$);
 SELECT count(*) FROM recovery.find_stuck_runs('100 years');
 
 -- A role that may read but not update a table with stuck runs: 42501, nothing changes.
+-- (It names the tables: a call that names none covers only tables whose
+-- owner's privileges the caller has, and says how many it left out.)
 CREATE ROLE recovery_reader;
 GRANT SELECT ON qualification_runs, app_jobs TO recovery_reader;
 SET ROLE recovery_reader;
-SELECT count(*) AS visible FROM recovery.find_stuck_runs('30 minutes');
-SELECT * FROM test.try($$SELECT * FROM recovery.recover_stuck_runs('30 minutes')$$);
+SELECT count(*) AS visible FROM recovery.find_stuck_runs('30 minutes', 'qualification_runs');
+SELECT count(*) AS covered FROM recovery.find_stuck_runs('30 minutes');
+SELECT * FROM test.try($$SELECT * FROM recovery.recover_stuck_runs('30 minutes', run_table => 'qualification_runs')$$);
 RESET ROLE;
--- Without SELECT the table's own permission error comes through.
+-- Without SELECT: 42501, naming the table.
 CREATE ROLE recovery_nobody;
 SET ROLE recovery_nobody;
-SELECT * FROM test.try($$SELECT * FROM recovery.find_stuck_runs('30 minutes')$$);
+SELECT * FROM test.try($$SELECT * FROM recovery.find_stuck_runs('30 minutes', 'app_jobs')$$);
 RESET ROLE;
 -- Column-level UPDATE on exactly the written columns is enough.
 GRANT UPDATE (status, "completedAt") ON qualification_runs TO recovery_reader;

@@ -1,6 +1,10 @@
 // SQL-facing entry points: argument reading and result shaping only. The
 // work is done by the registry and the engine.
 #include "bridge/backend.hpp"
+
+extern "C" {
+#include "commands/event_trigger.h"
+}
 #include "bridge/guard.hpp"
 #include "bridge/result_set.hpp"
 #include "bridge/spi.hpp"
@@ -28,9 +32,28 @@ std::optional<std::string> text_arg(FunctionCallInfo fcinfo, int n) {
   return std::string(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
 }
 
-std::optional<Oid> oid_arg(FunctionCallInfo fcinfo, int n) {
-  if (PG_ARGISNULL(n)) return std::nullopt;
-  return PG_GETARG_OID(n);
+// Every watched table a call that names none covers (engine/access.hpp); a
+// NOTICE says how many others it left out.
+std::vector<registry::Watched> covered_tables() {
+  int skipped = 0;
+  auto tables = registry::load_covered(registry::warn_skipped, &skipped);
+  if (skipped > 0) {
+    pg::report(NOTICE,
+               "recovery: " + std::to_string(skipped) +
+                   " watched table(s) left out: their owners' privileges are not yours",
+               "A call that names no table covers only tables owned by roles whose privileges "
+               "you have, so that another role's table cannot run its code with your rights.",
+               "Name the table (run_table => ...), or call as a member of its owner's role.");
+  }
+  return tables;
+}
+
+// The tables a call acts on: the one it names, or those it covers.
+std::vector<registry::Watched> tables_arg(FunctionCallInfo fcinfo, int n) {
+  if (PG_ARGISNULL(n)) return covered_tables();
+  auto table = registry::load_one(PG_GETARG_OID(n));
+  if (!table) return {};
+  return {std::move(*table)};
 }
 
 engine::Clock clock_arg(FunctionCallInfo fcinfo, int n) {
@@ -69,10 +92,14 @@ RECOVERY_FUNCTION(recovery_watch) {
   if (!PG_ARGISNULL(14)) args.max_attempts = PG_GETARG_INT32(14);
   args.requeue_status = text_arg(fcinfo, 15);
   const bool make_index = !PG_ARGISNULL(16) && PG_GETARG_BOOL(16);
+  if (PG_ARGISNULL(17)) throw Error(sqlstate::kNullValueNotAllowed, "notify must not be NULL");
+  args.notify = PG_GETARG_BOOL(17);
 
   pg::SpiConnection spi;
   const bool inserted = registry::watch(args);
-  const registry::Watched table = std::move(registry::load(args.relid).front());
+  const auto watched = registry::load_one(args.relid);
+  if (!watched) throw Error(sqlstate::kInternalError, "recovery: the new registration is unusable");
+  const registry::Watched& table = *watched;
   if (make_index) {
     engine::create_index(table);
   } else if (!engine::index_serves(table)) {
@@ -97,7 +124,7 @@ RECOVERY_FUNCTION(recovery_find_stuck_runs) {
   const engine::Clock clock = clock_arg(fcinfo, 0);
   pg::ResultSet result(fcinfo);
   pg::SpiConnection spi;
-  for (const auto& table : registry::load(oid_arg(fcinfo, 1))) {
+  for (const auto& table : tables_arg(fcinfo, 1)) {
     const Datum table_name = pg::text_datum(table.name);
     engine::find_in_table(table, clock, [&](const engine::RunRow& r) {
       Datum values[9] = {table_name,
@@ -124,7 +151,7 @@ RECOVERY_FUNCTION(recovery_recover_stuck_runs) {
   pg::ResultSet result(fcinfo);
   pg::SpiConnection spi;
   const Datum recovered_at = TimestampTzGetDatum(clock.now);
-  for (const auto& table : registry::load(oid_arg(fcinfo, 2))) {
+  for (const auto& table : tables_arg(fcinfo, 2)) {
     if (remaining && *remaining == 0) break;
     const Datum table_name = pg::text_datum(table.name);
     const uint64 done =
@@ -156,7 +183,7 @@ RECOVERY_FUNCTION(recovery_recover_each_table) {
   pg::guard([] { PreventCommandIfReadOnly("recovery.recover_each_table()"); });
   pg::ResultSet result(fcinfo);
   pg::SpiConnection spi;
-  for (const auto& table : registry::load(std::nullopt)) {
+  for (const auto& table : covered_tables()) {
     if (remaining && *remaining == 0) break;
     uint64 done = 0;
     const std::optional<pg::ErrorReport> failure = pg::in_subtransaction(
@@ -212,10 +239,21 @@ RECOVERY_FUNCTION(recovery_undo) {
 // index_advice(run_table): STRICT.
 RECOVERY_FUNCTION(recovery_index_advice) {
   pg::SpiConnection spi;
-  const auto tables = registry::load(PG_GETARG_OID(0));
-  const std::string statement =
-      tables.empty() ? std::string() : engine::index_advice(tables.front());
+  const auto table = registry::load_one(PG_GETARG_OID(0));
+  const std::string statement = table ? engine::index_advice(*table) : std::string();
   spi.finish();
   if (statement.empty()) PG_RETURN_NULL();
   PG_RETURN_DATUM(pg::text_datum(statement));
+}
+
+// forget_dropped_claims(): the sql_drop event trigger.
+RECOVERY_FUNCTION(recovery_forget_dropped_claims) {
+  if (!CALLED_AS_EVENT_TRIGGER(fcinfo)) {
+    throw Error(sqlstate::kObjectNotInPrerequisiteState,
+                "recovery.forget_dropped_claims() is an event trigger function");
+  }
+  pg::SpiConnection spi;
+  claims::forget_dropped_tables();
+  spi.finish();
+  PG_RETURN_NULL();
 }

@@ -5,7 +5,10 @@ extern "C" {
 #include "catalog/namespace.h"
 #include "catalog/catalog.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_operator.h"
+#include "catalog/pg_type.h"
 #include "commands/async.h"
+#include "mb/pg_wchar.h"
 #include "postmaster/bgworker.h"
 #include "storage/proc.h"
 #include "utils/acl.h"
@@ -14,12 +17,18 @@ extern "C" {
 #include "utils/jsonb.h"
 #include "utils/resowner.h"
 #include "utils/syscache.h"
+#include "utils/timeout.h"
+#include "utils/typcache.h"
 }
 
 namespace recovery::pg {
 
 std::string quote_ident(const std::string& name) {
   return guard([&] { return quote_identifier(name.c_str()); });
+}
+
+std::string quote_literal(const std::string& value) {
+  return guard([&] { return quote_literal_cstr(value.c_str()); });
 }
 
 std::optional<std::string> relation_name(Oid relid) {
@@ -120,6 +129,36 @@ std::string type_name(Oid type) {
   return guard([&] { return format_type_be(type); });
 }
 
+std::string qualified_type_name(Oid type) {
+  return guard([&] {
+    HeapTuple tuple = SearchSysCache1(TYPEOID, ObjectIdGetDatum(type));
+    if (!HeapTupleIsValid(tuple)) elog(ERROR, "cache lookup failed for type %u", type);
+    const auto* form = reinterpret_cast<Form_pg_type>(GETSTRUCT(tuple));
+    char* name =
+        quote_qualified_identifier(get_namespace_name(form->typnamespace), NameStr(form->typname));
+    ReleaseSysCache(tuple);
+    return name;
+  });
+}
+
+std::string equality_operator(Oid type) {
+  return guard([&] {
+    const TypeCacheEntry* entry = lookup_type_cache(type, TYPECACHE_EQ_OPR);
+    if (!OidIsValid(entry->eq_opr)) {
+      ereport(ERROR, (errcode(ERRCODE_UNDEFINED_FUNCTION),
+                      errmsg("type %s has no equality operator", format_type_be(type))));
+    }
+    HeapTuple tuple = SearchSysCache1(OPEROID, ObjectIdGetDatum(entry->eq_opr));
+    if (!HeapTupleIsValid(tuple)) elog(ERROR, "cache lookup failed for operator %u", entry->eq_opr);
+    const auto* form = reinterpret_cast<Form_pg_operator>(GETSTRUCT(tuple));
+    char* text =
+        psprintf("OPERATOR(%s.%s)", quote_identifier(get_namespace_name(form->oprnamespace)),
+                 NameStr(form->oprname));
+    ReleaseSysCache(tuple);
+    return text;
+  });
+}
+
 Oid array_type_of(Oid type) {
   return guard([&] { return get_array_type(type); });
 }
@@ -135,6 +174,10 @@ bool has_column_privilege(Oid relid, AttrNumber attnum, AclMode mode) {
 
 bool owns_relation(Oid relid) {
   return guard([&] { return pg_class_ownercheck(relid, GetUserId()); });
+}
+
+bool has_privileges_of(Oid role) {
+  return guard([&] { return has_privs_of_role(GetUserId(), role); });
 }
 
 bool current_user_is_superuser() {
@@ -234,6 +277,21 @@ void with_settings(const std::vector<std::pair<const char*, std::string>>& setti
 
 int current_lock_timeout_ms() { return LockTimeout; }
 
+void with_statement_timeout(int ms, const std::function<void()>& fn) {
+  if (ms <= 0) {
+    fn();
+    return;
+  }
+  guard([&] { enable_timeout_after(STATEMENT_TIMEOUT, ms); });
+  try {
+    fn();
+  } catch (...) {
+    disable_timeout(STATEMENT_TIMEOUT, false);  // cannot fail
+    throw;
+  }
+  disable_timeout(STATEMENT_TIMEOUT, false);
+}
+
 std::optional<ErrorReport> in_subtransaction(const std::function<void()>& fn) {
   const MemoryContext context = CurrentMemoryContext;
   const ResourceOwner owner = CurrentResourceOwner;
@@ -274,7 +332,8 @@ void ErrorContextLine::add(void* self) {
   errcontext("%s", static_cast<ErrorContextLine*>(self)->line_.c_str());
 }
 
-char* jsonb_text(std::initializer_list<TextField> fields) {
+char* jsonb_text(std::initializer_list<TextField> fields,
+                 std::initializer_list<const char*> flags) {
   return guard([&] {
     JsonbParseState* state = nullptr;
     pushJsonbValue(&state, WJB_BEGIN_OBJECT, nullptr);
@@ -291,9 +350,41 @@ char* jsonb_text(std::initializer_list<TextField> fields) {
       string.val.string.len = static_cast<int>(VARSIZE_ANY_EXHDR(value));
       pushJsonbValue(&state, WJB_VALUE, &string);
     }
+    for (const char* flag : flags) {
+      JsonbValue key;
+      key.type = jbvString;
+      key.val.string.val = const_cast<char*>(flag);
+      key.val.string.len = static_cast<int>(strlen(flag));
+      pushJsonbValue(&state, WJB_KEY, &key);
+      JsonbValue yes;
+      yes.type = jbvBool;
+      yes.val.boolean = true;
+      pushJsonbValue(&state, WJB_VALUE, &yes);
+    }
     const Jsonb* object = JsonbValueToJsonb(pushJsonbValue(&state, WJB_END_OBJECT, nullptr));
     return JsonbToCString(nullptr, const_cast<JsonbContainer*>(&object->root), VARSIZE(object));
   });
+}
+
+// async.c refuses payloads of BLCKSZ - NAMEDATALEN - 128 bytes or more.
+size_t notify_payload_limit() { return BLCKSZ - NAMEDATALEN - 128 - 1; }
+
+Datum text_prefix(Datum value, int bytes, bool* cut) {
+  return guard([&] {
+    const text* t = DatumGetTextPP(value);
+    const int length = VARSIZE_ANY_EXHDR(t);
+    *cut = length > bytes;
+    if (!*cut) return value;
+    const int keep = pg_mbcliplen(VARDATA_ANY(t), length, bytes);
+    return PointerGetDatum(cstring_to_text_with_len(VARDATA_ANY(t), keep));
+  });
+}
+
+std::string clip_name(const std::string& name, int bytes) {
+  if (static_cast<int>(name.size()) <= bytes) return name;
+  const int keep =
+      guard([&] { return pg_mbcliplen(name.c_str(), static_cast<int>(name.size()), bytes); });
+  return name.substr(0, static_cast<size_t>(keep));
 }
 
 void report(int level, const std::string& message, const std::string& detail,

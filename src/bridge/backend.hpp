@@ -9,6 +9,8 @@
 namespace recovery::pg {
 
 std::string quote_ident(const std::string& name);
+// A SQL string literal ('it''s'), for messages that show SQL to copy.
+std::string quote_literal(const std::string& value);
 
 // "schema.table", each part quoted only where needed; nullopt if gone.
 std::optional<std::string> relation_name(Oid relid);
@@ -31,11 +33,18 @@ bool column_is_generated(Oid relid, AttrNumber attnum);
 bool is_enum_type(Oid type);
 bool enum_has_label(Oid enum_type, const std::string& label);
 std::string type_name(Oid type);
+// schema.name of a type, for casts in recovery's SQL (pg_catalog.int4).
+std::string qualified_type_name(Oid type);
+// OPERATOR(schema.=): the equality of `type`'s default operator class, named
+// by its schema so no search_path picks another (citext's, a domain's base).
+std::string equality_operator(Oid type);
 Oid array_type_of(Oid type);
 
 bool has_table_privilege(Oid relid, AclMode mode);
 bool has_column_privilege(Oid relid, AttrNumber attnum, AclMode mode);
 bool owns_relation(Oid relid);
+// The current user has the privileges of `role` (is it, a member, or a superuser).
+bool has_privileges_of(Oid role);
 
 std::string current_role_name();
 // application_name, or for a background worker without one its type.
@@ -53,27 +62,6 @@ Datum array_datum(const std::vector<std::string>& values, Oid element_type);
 
 bool current_user_is_superuser();
 Oid current_user_id();
-
-// Runs fn() with `role` as the current user, as SECURITY DEFINER would, and
-// restores the caller's identity however fn() ends. For writes to recovery's
-// own tables, which no other role may write; with `restricted`, as a
-// security-restricted operation (what VACUUM uses to run a table owner's code
-// without the caller's rights).
-template <typename Fn>
-void as_role(Oid role, Fn&& fn, bool restricted = false) {
-  Oid saved_user = InvalidOid;
-  int saved_context = 0;
-  GetUserIdAndSecContext(&saved_user, &saved_context);
-  SetUserIdAndSecContext(role, saved_context | SECURITY_LOCAL_USERID_CHANGE |
-                                   (restricted ? SECURITY_RESTRICTED_OPERATION : 0));
-  try {
-    fn();
-  } catch (...) {
-    SetUserIdAndSecContext(saved_user, saved_context);
-    throw;
-  }
-  SetUserIdAndSecContext(saved_user, saved_context);
-}
 
 // Runs fn() in a subtransaction, as a PL/pgSQL block with an EXCEPTION
 // clause does: kept if fn() returns; if it throws, rolled back alone and the
@@ -103,13 +91,28 @@ void with_settings(const std::vector<std::pair<const char*, std::string>>& setti
                    const std::function<void()>& fn);
 int current_lock_timeout_ms();
 
+// Runs fn() with a statement timeout of `ms` (0: none) armed around it, as
+// PostgreSQL arms statement_timeout for a client's statement (SPI arms none):
+// past it, the next interrupt check raises 57014.
+void with_statement_timeout(int ms, const std::function<void()>& fn);
+
 void notify(const char* channel, const char* payload);
 
 // A jsonb object of text fields, as text: what jsonb_build_object(k1, v1,
 // ...)::text gives, built with the jsonb API (no SQL, no type lookups per
 // value). The values are text Datums; the result is palloc'd.
+// `flags` are keys whose value is true.
 using TextField = std::pair<const char*, Datum>;
-char* jsonb_text(std::initializer_list<TextField> fields);
+char* jsonb_text(std::initializer_list<TextField> fields,
+                 std::initializer_list<const char*> flags = {});
+
+// The longest NOTIFY payload PostgreSQL accepts, in bytes.
+size_t notify_payload_limit();
+// `value` cut to at most `bytes` bytes on a character boundary.
+Datum text_prefix(Datum value, int bytes, bool* cut);
+// `name` cut to at most `bytes` bytes on a character boundary, as
+// PostgreSQL truncates identifiers.
+std::string clip_name(const std::string& name, int bytes);
 
 // Messages below ERROR (they return).
 void report(int level, const std::string& message, const std::string& detail = {},

@@ -1,6 +1,7 @@
 #include "bridge/spi.hpp"
 
 #include "core/error.hpp"
+#include "core/sql_check.hpp"
 
 namespace recovery::pg {
 
@@ -46,6 +47,18 @@ auto in_caller_context(Fn&& fn) -> decltype(fn()) {
               std::string("recovery: ") + what + " failed: " + SPI_result_code_string(code));
 }
 
+// Every statement recovery runs names everything it uses with its schema
+// (core/sql_check.hpp): one that does not is a bug, refused before it runs.
+void require_qualified(const std::string& sql) {
+  const std::vector<std::string> findings = core::sql::unqualified_references(sql);
+  if (findings.empty()) return;
+  std::string list;
+  for (const auto& f : findings) list += (list.empty() ? "" : "; ") + f;
+  throw Error(sqlstate::kInternalError,
+              "recovery: internal statement resolves names through search_path: " + list,
+              "Statement: " + sql);
+}
+
 }  // namespace
 
 SpiConnection::SpiConnection() {
@@ -62,6 +75,7 @@ void SpiConnection::finish() {
 }
 
 uint64 execute(const std::string& sql, const std::vector<Param>& params, bool read_only) {
+  require_qualified(sql);
   SpiArgs args(params);
   const int code = guard([&] {
     return in_caller_context([&] {
@@ -74,6 +88,7 @@ uint64 execute(const std::string& sql, const std::vector<Param>& params, bool re
 }
 
 Cursor::Cursor(const std::string& sql, const std::vector<Param>& params, bool read_only) {
+  require_qualified(sql);
   SpiArgs args(params);
   portal_ = guard([&] {
     return in_caller_context([&] {
@@ -187,6 +202,12 @@ std::optional<Interval> interval_value(uint64 row, int column) {
   const Datum datum = value(row, column, &is_null);
   if (is_null) return std::nullopt;
   return *DatumGetIntervalP(datum);  // by reference: copied out of the tuple
+}
+
+bool bool_value(uint64 row, int column) {
+  bool is_null = false;
+  const Datum datum = value(row, column, &is_null);
+  return !is_null && DatumGetBool(datum);
 }
 
 Oid oid_value(uint64 row, int column) {

@@ -87,6 +87,7 @@ std::vector<std::optional<std::string>> text_array_value(uint64 row, int column)
 // Converts a text[] Datum (e.g. a function argument).
 std::vector<std::optional<std::string>> text_array_elements(Datum array);
 Oid oid_value(uint64 row, int column);
+bool bool_value(uint64 row, int column);  // NULL reads as false
 std::optional<int32> optional_int32_value(uint64 row, int column);
 std::optional<Interval> interval_value(uint64 row, int column);
 }  // namespace recovery::pg

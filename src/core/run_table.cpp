@@ -67,6 +67,8 @@ void validate_max_runs(bool is_null, int64_t max_runs) {
   }
 }
 
+std::string op(const char* name) { return std::string(" OPERATOR(pg_catalog.") + name + ") "; }
+
 TimeKind last_activity_kind(const RunTable& table) {
   if (!table.activity || table.activity->kind == table.started.kind) return table.started.kind;
   return TimeKind::kTimestampTz;
@@ -87,7 +89,7 @@ std::string time_as(const TimeColumn& col, TimeKind target, Quoter quote, const 
 // The plain timeout rule; the whole predicate when no claims are consulted
 // and there is no max_runtime (the indexable fast path).
 std::string timeout_predicate(const RunTable& table, Quoter quote) {
-  return last_activity_expr(table, quote) + " < $2";
+  return last_activity_expr(table, quote) + op("<") + "$2";
 }
 
 bool plain(const RunTable& table, Claims claims) {
@@ -106,7 +108,7 @@ std::string reason_expr(const RunTable& table, Claims claims, Quoter quote) {
     e += " WHEN " + timeout_predicate(table, quote) + " THEN 'timeout'";
   }
   if (table.has_max_runtime) {
-    e += " WHEN " + column(table.started.name, quote) + " < $6 THEN 'max_runtime'";
+    e += " WHEN " + column(table.started.name, quote) + op("<") + "$6 THEN 'max_runtime'";
   }
   return e + " END";
 }
@@ -115,12 +117,13 @@ std::string reason_expr(const RunTable& table, Claims claims, Quoter quote) {
 std::string action_expr(const RunTable& table, Quoter quote) {
   std::string e = "CASE";
   if (table.progress_column && table.total_column) {
-    e += " WHEN " + column(*table.total_column, quote) + " > 0 AND " +
-         column(*table.progress_column, quote) + " >= " + column(*table.total_column, quote) +
+    e += " WHEN " + column(*table.total_column, quote) + op(">") + "0 AND " +
+         column(*table.progress_column, quote) + op(">=") + column(*table.total_column, quote) +
          " THEN 'complete'";
   }
   if (table.requeue && table.attempts_column) {
-    e += " WHEN COALESCE(" + column(*table.attempts_column, quote) + ", 0) + 1 < $9 THEN 'requeue'";
+    e += " WHEN (COALESCE(" + column(*table.attempts_column, quote) + ", 0)" + op("+") + "1)" +
+         op("<") + "$9 THEN 'requeue'";
   }
   if (e == "CASE") return "'fail'::pg_catalog.text";
   return e + " ELSE 'fail' END";
@@ -131,25 +134,23 @@ std::string action_expr(const RunTable& table, Quoter quote) {
 std::string stuck_from(const RunTable& table, Claims claims, Quoter quote) {
   std::string from = table.qualified_name + " AS t";
   if (claims == Claims::kConsult) {
-    from += " LEFT JOIN recovery.claims AS c ON c.run_table = $10 AND c.run_id = " +
-            column(table.id_column, quote) + "::pg_catalog.text";
+    from += " LEFT JOIN recovery.claims AS c ON c.run_table" + op("=") + "$10 AND c.run_id" +
+            op("=") + column(table.id_column, quote) + "::pg_catalog.text";
   }
   return from + " CROSS JOIN LATERAL (SELECT " + reason_expr(table, claims, quote) +
          " AS reason, " + action_expr(table, quote) + " AS action) AS r";
 }
 
 std::string stuck_where(const RunTable& table, Claims claims, Quoter quote) {
-  const std::string active = column(table.status_column, quote) + " = ANY ($1)";
+  const std::string active = column(table.status_column, quote) + op("=") + "ANY ($1)";
   if (plain(table, claims)) return active + " AND " + timeout_predicate(table, quote);
   return active + " AND r.reason IS NOT NULL";
 }
 
 // The reason as reported: complete and requeue name themselves.
 std::string reported_reason(const std::string& reason, const std::string& action) {
-  return "CASE " + action +
-         " WHEN 'complete' THEN 'progress_complete' WHEN 'requeue' THEN "
-         "'requeued' ELSE " +
-         reason + " END";
+  return "CASE WHEN " + action + op("=") + "'complete' THEN 'progress_complete' WHEN " + action +
+         op("=") + "'requeue' THEN 'requeued' ELSE " + reason + " END";
 }
 
 // The seven leading result columns, with `status` naming where the status is
@@ -189,15 +190,31 @@ std::string last_activity_expr(const RunTable& table, Quoter quote) {
 }
 
 std::string index_statement(const RunTable& table, const std::string& index_name, Quoter quote,
-                            Quoter quote_literal) {
-  // DDL cannot take parameters: the labels go in as quoted literals.
-  std::string labels;
-  for (const auto& status : table.active_statuses) {
-    labels += (labels.empty() ? "" : ", ") + quote_literal(status);
+                            Quoter quote_literal, bool readable) {
+  const std::string head = "CREATE INDEX IF NOT EXISTS " + quote(index_name) + " ON " +
+                           table.qualified_name + " ((" + last_activity_of(table, quote, "") +
+                           ")) WHERE " + quote(table.status_column);
+  if (readable) {
+    std::string labels;
+    for (const auto& status : table.active_statuses) {
+      labels += (labels.empty() ? "" : ", ") + quote_literal(status);
+    }
+    return head + " IN (" + labels + ")";
   }
-  return "CREATE INDEX IF NOT EXISTS " + quote(index_name) + " ON " + table.qualified_name + " ((" +
-         last_activity_of(table, quote, "") + ")) WHERE " + quote(table.status_column) + " IN (" +
-         labels + ")";
+  // DDL cannot take parameters: the labels go in as one array literal,
+  // which takes the status column's type ("= ANY" of an untyped literal).
+  std::string labels = "{";
+  for (const auto& status : table.active_statuses) {
+    if (labels.size() > 1) labels += ',';
+    labels += '"';
+    for (char c : status) {
+      if (c == '"' || c == '\\') labels += '\\';
+      labels += c;
+    }
+    labels += '"';
+  }
+  labels += '}';
+  return head + op("=") + "ANY (" + quote_literal(labels) + ")";
 }
 
 std::string find_query(const RunTable& table, Claims claims, Quoter quote) {
@@ -216,24 +233,26 @@ std::string recover_query(const RunTable& table, Claims claims, Quoter quote, bo
 
   std::string new_status = "$3";
   if (completes || requeues) {
-    new_status = std::string("CASE s.action") + (completes ? " WHEN 'complete' THEN $7" : "") +
-                 (requeues ? " WHEN 'requeue' THEN $8" : "") + " ELSE $3 END";
+    new_status =
+        std::string("CASE") + (completes ? " WHEN s.action" + op("=") + "'complete' THEN $7" : "") +
+        (requeues ? " WHEN s.action" + op("=") + "'requeue' THEN $8" : "") + " ELSE $3 END";
   }
   std::string set = quote(table.status_column) + " = " + new_status;
   if (table.finished) {
     const std::string finished = quote(table.finished->name);
-    set += ", " + finished + " = " +
-           (requeues ? "CASE WHEN s.action = 'requeue' THEN t." + finished + " ELSE $4 END"
-                     : std::string("$4"));
+    set +=
+        ", " + finished + " = " +
+        (requeues ? "CASE WHEN s.action" + op("=") + "'requeue' THEN t." + finished + " ELSE $4 END"
+                  : std::string("$4"));
   }
   if (requeues) {
     const std::string attempts = quote(*table.attempts_column);
     // Every recovery counts as an attempt, whatever the action.
-    set += ", " + attempts + " = COALESCE(t." + attempts + ", 0) + 1";
+    set += ", " + attempts + " = COALESCE(t." + attempts + ", 0)" + op("+") + "1";
     if (table.activity) {
       const std::string activity = quote(table.activity->name);
-      set += ", " + activity + " = CASE WHEN s.action = 'requeue' THEN $11 ELSE t." + activity +
-             " END";
+      set += ", " + activity + " = CASE WHEN s.action" + op("=") + "'requeue' THEN $11 ELSE t." +
+             activity + " END";
     }
   }
 
@@ -250,16 +269,14 @@ std::string recover_query(const RunTable& table, Claims claims, Quoter quote, bo
   // Re-checked in the UPDATE: still active and still stuck for the same
   // reason (a run that completed, showed activity or was claimed since the
   // scan is never overwritten).
-  std::string recheck = status + " = ANY ($1) AND ";
+  std::string recheck = status + op("=") + "ANY ($1) AND ";
   if (plain(table, claims)) {
     recheck += timeout_predicate(table, quote);
   } else {
-    recheck += "(s.reason <> 'timeout' OR (" + timeout_predicate(table, quote);
+    recheck += "(s.reason" + op("<>") + "'timeout' OR (" + timeout_predicate(table, quote);
     if (claims == Claims::kConsult) {
-      recheck +=
-          " AND NOT EXISTS (SELECT 1 FROM recovery.claims AS c2 WHERE c2.run_table = "
-          "$10 AND c2.run_id = " +
-          id + "::pg_catalog.text)";
+      recheck += " AND NOT EXISTS (SELECT 1 FROM recovery.claims AS c2 WHERE c2.run_table" +
+                 op("=") + "$10 AND c2.run_id" + op("=") + id + "::pg_catalog.text)";
     }
     recheck += "))";
   }
@@ -275,12 +292,10 @@ std::string recover_query(const RunTable& table, Claims claims, Quoter quote, bo
          stuck_from(table, claims, quote) + " WHERE " + stuck_where(table, claims, quote) +
          " ORDER BY " + last_activity_expr(table, quote) +
          " LIMIT $5 FOR NO KEY UPDATE OF t SKIP LOCKED) UPDATE " + table.qualified_name +
-         " AS t SET " + set +
-         " FROM stuck AS s WHERE t.ctid = s.run_ctid AND t.tableoid = s.run_tableoid AND " +
-         recheck + " RETURNING " +
+         " AS t SET " + set + " FROM stuck AS s WHERE t.ctid" + op("=") +
+         "s.run_ctid AND t.tableoid" + op("=") + "s.run_tableoid AND " + recheck + " RETURNING " +
          result_columns(table, quote, "s.previous_status", "s.reason", "s.action", with_run) +
-         ", " + status +
-         "::pg_catalog.text, s.previous_values";
+         ", " + status + "::pg_catalog.text, s.previous_values";
 }
 
 std::string exists_query(const RunTable& table, Claims claims, Quoter quote) {

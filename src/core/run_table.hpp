@@ -58,6 +58,10 @@ enum class Claims { kIgnore, kConsult };
 // Quotes one identifier; the backend passes quote_identifier().
 using Quoter = std::string (*)(const std::string&);
 
+// " OPERATOR(pg_catalog.<op>) ": recovery's SQL names no operator through
+// search_path (core/sql_check.hpp).
+std::string op(const char* name);
+
 // Candidate column names, first match wins. Plain arrays: no C++ global
 // with a destructor (PostgreSQL ends processes with exit()).
 using Candidates = std::array<const char*, 4>;
@@ -122,8 +126,7 @@ std::string find_query(const RunTable& table, Claims claims, Quoter quote);
 // updated row (status being the previous one), then: new status text and the
 // previous values of the other columns it wrote (jsonb). Without `with_run`,
 // run is NULL: callers that discard the rows do not pay for the row as jsonb.
-std::string recover_query(const RunTable& table, Claims claims, Quoter quote,
-                          bool with_run = true);
+std::string recover_query(const RunTable& table, Claims claims, Quoter quote, bool with_run = true);
 
 // The columns besides the status that recover_query may write (finished,
 // attempts, activity), whose previous values it returns for undo.
@@ -134,8 +137,10 @@ std::string exists_query(const RunTable& table, Claims claims, Quoter quote);
 
 // The partial index that serves the stuck-run predicate: active rows only,
 // keyed by last activity, so finding stuck runs reads only active rows.
+// `readable` writes the predicate as "IN (...)" for a person to copy (their
+// own session resolves it); recovery runs the qualified form.
 std::string index_statement(const RunTable& table, const std::string& index_name, Quoter quote,
-                            Quoter quote_literal);
+                            Quoter quote_literal, bool readable = false);
 
 // Whole minutes between `last` and `now` (microseconds since any epoch),
 // clamped to the int32 range, never negative.

@@ -1,8 +1,10 @@
 #include "engine/claims.hpp"
 
 #include "bridge/backend.hpp"
+#include "bridge/scope.hpp"
 #include "bridge/spi.hpp"
 #include "core/error.hpp"
+#include "core/run_table.hpp"
 #include "engine/access.hpp"
 #include "worker/shared_state.hpp"
 
@@ -16,6 +18,8 @@ extern "C" {
 namespace recovery::claims {
 
 namespace {
+
+using core::op;
 
 // The worker slot of this backend's database, once this backend has claimed
 // a run; -1 before. Read by the exit callback.
@@ -37,73 +41,103 @@ void watch_own_exit() {
   g_exit_hook = true;
 }
 
-Oid claims_owner() { return pg::relation_owner(pg::recovery_table("claims")); }
-
+// A run may be claimed or released only by a role that may update it.
 registry::Watched writable_table(Oid relid, const char* verb) {
-  auto tables = registry::load(relid);
-  if (tables.empty()) {
+  auto table = registry::load_one(relid);
+  if (!table) {
     throw Error(sqlstate::kObjectNotInPrerequisiteState,
                 "watched table " + pg::relation_name(relid).value_or(std::to_string(relid)) +
                     " cannot be used: see the warning above");
   }
-  registry::Watched w = std::move(tables.front());
-  if (!engine::may_update(w)) {
+  if (!engine::may_update(*table)) {
     throw Error(sqlstate::kInsufficientPrivilege,
-                std::string("permission denied to ") + verb + " runs of table " + w.name, {},
+                std::string("permission denied to ") + verb + " runs of table " + table->name, {},
                 "Only roles that may update the table may claim or release its runs.");
   }
-  return w;
+  engine::require_read(*table, false);
+  return std::move(*table);
+}
+
+// The id of run `run_id` as the table prints it (claims key on that text),
+// if the run exists (and, with `active_only`, is active). Compared as the id
+// type compares ('1.5' finds 1.50, citext ignores case), through the type's
+// own equality. FOR KEY SHARE: a row lock needs UPDATE rights, and row-level
+// security applies the table's UPDATE policies to it, so a run the caller
+// may not update is not found. Runs as the table's code.
+std::optional<std::string> stored_id(const registry::Watched& w, const std::string& run_id,
+                                     bool active_only) {
+  const core::RunTable& t = w.table;
+  const std::string id = "t." + pg::quote_ident(t.id_column);
+  std::string sql = "SELECT " + id + "::pg_catalog.text FROM " + w.name + " AS t WHERE " + id +
+                    " " + pg::equality_operator(w.id_type) + " $1";
+  if (active_only) sql += " AND t." + pg::quote_ident(t.status_column) + op("=") + "ANY ($2)";
+  sql += " FOR KEY SHARE OF t";
+  std::optional<std::string> found;
+  engine::with_table_code(w, [&] {
+    std::vector<pg::Param> params = {pg::param(w.id_type, pg::typed_datum(w.id_type, run_id))};
+    if (active_only) {
+      params.push_back(pg::param(pg::array_type_of(w.status_type),
+                                 pg::array_datum(t.active_statuses, w.status_type)));
+    }
+    if (pg::execute(sql, params, false) > 0) found = pg::text_value(0, 1);
+  });
+  return found;
 }
 
 }  // namespace
 
 bool claim(Oid relid, const std::string& run_id) {
   const registry::Watched w = writable_table(relid, "claim");
-  const core::RunTable& t = w.table;
-  // Looked up as the caller would read it (privileges, row security), in the
-  // id column's own type so its index serves and '007' finds 7.
-  std::optional<std::string> canonical;
-  engine::with_table_code_user(w, [&] {
-    const uint64 rows =
-        pg::execute("SELECT t." + pg::quote_ident(t.id_column) + "::pg_catalog.text FROM " +
-                        w.name + " AS t WHERE t." + pg::quote_ident(t.id_column) + " = $1 AND t." +
-                        pg::quote_ident(t.status_column) + " = ANY ($2)",
-                    {pg::param(w.id_type, pg::typed_datum(w.id_type, run_id)),
-                     pg::param(pg::array_type_of(w.status_type),
-                               pg::array_datum(t.active_statuses, w.status_type))},
-                    false);
-    if (rows > 0) canonical = pg::text_value(0, 1);
-  });
-  if (!canonical) return false;
+  const std::optional<std::string> id = stored_id(w, run_id, true);
+  if (!id) return false;
 
   const std::vector<pg::Param> params = {
       pg::param(REGCLASSOID, ObjectIdGetDatum(relid)),
-      pg::param(TEXTOID, pg::text_datum(*canonical)),
+      pg::param(TEXTOID, pg::text_datum(*id)),
       pg::param(INT4OID, Int32GetDatum(MyProcPid)),
       pg::param(TIMESTAMPTZOID, TimestampTzGetDatum(MyStartTimestamp)),
       pg::param(TEXTOID, pg::text_datum(pg::current_role_name())),
   };
-  pg::as_role(claims_owner(), [&] {
-    pg::execute(
-        "INSERT INTO recovery.claims (run_table, run_id, backend_pid, backend_start, claimed_by) "
-        "VALUES ($1, $2, $3, $4, $5::pg_catalog.name) ON CONFLICT (run_table, run_id) DO UPDATE "
-        "SET backend_pid = EXCLUDED.backend_pid, backend_start = EXCLUDED.backend_start, "
-        "claimed_at = pg_catalog.now(), claimed_by = EXCLUDED.claimed_by",
+  uint64 rows = 0;
+  pg::as_recovery_owner([&] {
+    // A live claim of another session is never taken over: the conflict
+    // updates only a dead claim or this session's own.
+    rows = pg::execute(
+        "INSERT INTO recovery.claims AS c (run_table, run_id, backend_pid, backend_start, "
+        "claimed_by) VALUES ($1, $2, $3, $4, $5::pg_catalog.name) ON CONFLICT (run_table, run_id) "
+        "DO UPDATE SET backend_pid = EXCLUDED.backend_pid, backend_start = EXCLUDED.backend_start, "
+        "claimed_at = pg_catalog.now(), claimed_by = EXCLUDED.claimed_by "
+        "WHERE NOT recovery.backend_alive(c.backend_pid, c.backend_start) OR (c.backend_pid" +
+            op("=") + "EXCLUDED.backend_pid AND c.backend_start" + op("=") +
+            "EXCLUDED.backend_start) RETURNING 1",
         params, false);
   });
+  if (rows == 0) return false;
   watch_own_exit();
   return true;
 }
 
 bool release(Oid relid, const std::string& run_id) {
   const registry::Watched w = writable_table(relid, "release");
-  const std::string canonical = pg::canonical_text(w.id_type, run_id);
+  // The claim's key as the table prints the id; for a run deleted since,
+  // the id's own canonical text.
+  std::optional<std::string> id = stored_id(w, run_id, false);
+  std::string canonical;
+  engine::with_table_code(w, [&] { canonical = pg::canonical_text(w.id_type, run_id); });
+  const std::vector<pg::Param> params = {
+      pg::param(REGCLASSOID, ObjectIdGetDatum(relid)),
+      pg::param(TEXTARRAYOID, pg::text_array_datum({id.value_or(canonical), canonical})),
+      pg::param(INT4OID, Int32GetDatum(MyProcPid)),
+      pg::param(TIMESTAMPTZOID, TimestampTzGetDatum(MyStartTimestamp)),
+      // Another session's claim: only the table's owner (or a superuser) ends it.
+      pg::param(BOOLOID, BoolGetDatum(engine::has_owner_privileges(w))),
+  };
   uint64 rows = 0;
-  pg::as_role(claims_owner(), [&] {
-    rows = pg::execute("DELETE FROM recovery.claims WHERE run_table = $1 AND run_id = $2",
-                       {pg::param(REGCLASSOID, ObjectIdGetDatum(relid)),
-                        pg::param(TEXTOID, pg::text_datum(canonical))},
-                       false);
+  pg::as_recovery_owner([&] {
+    rows = pg::execute("DELETE FROM recovery.claims AS c WHERE c.run_table" + op("=") +
+                           "$1 AND c.run_id" + op("=") + "ANY ($2) AND ($5 OR (c.backend_pid" +
+                           op("=") + "$3 AND c.backend_start" + op("=") + "$4))",
+                       params, false);
   });
   return rows > 0;
 }
@@ -124,48 +158,77 @@ bool backend_alive(int32 pid, TimestampTz started) {
 }
 
 bool table_has_claims(Oid relid) {
-  return pg::execute("SELECT 1 FROM recovery.claims WHERE run_table = $1 LIMIT 1",
-                     {pg::param(REGCLASSOID, ObjectIdGetDatum(relid))}, false) > 0;
+  uint64 rows = 0;
+  pg::as_recovery_owner([&] {
+    rows = pg::execute("SELECT 1 FROM recovery.claims WHERE run_table" + op("=") + "$1 LIMIT 1",
+                       {pg::param(REGCLASSOID, ObjectIdGetDatum(relid))}, false);
+  });
+  return rows > 0;
 }
 
 void forget(Oid relid, const std::vector<Datum>& run_ids) {
   if (run_ids.empty()) return;
-  pg::as_role(claims_owner(), [&] {
-    pg::execute("DELETE FROM recovery.claims WHERE run_table = $1 AND run_id = ANY ($2)",
-                {pg::param(REGCLASSOID, ObjectIdGetDatum(relid)),
-                 pg::param(TEXTARRAYOID, pg::array_of(run_ids, {}, TEXTOID))},
-                false);
+  const std::vector<pg::Param> params = {
+      pg::param(REGCLASSOID, ObjectIdGetDatum(relid)),
+      pg::param(TEXTARRAYOID, pg::array_of(run_ids, {}, TEXTOID))};
+  pg::as_recovery_owner([&] {
+    pg::execute("DELETE FROM recovery.claims WHERE run_table" + op("=") + "$1 AND run_id" +
+                    op("=") + "ANY ($2)",
+                params, false);
+  });
+}
+
+void forget_dropped_tables() {
+  // DROP EXTENSION drops recovery.claims itself: nothing left to do then.
+  const bool have_claims = pg::guard([] {
+    const Oid nsp = get_namespace_oid("recovery", true);
+    return OidIsValid(nsp) && OidIsValid(get_relname_relid("claims", nsp));
+  });
+  if (!have_claims) return;
+  const uint64 rows = pg::execute(
+      "SELECT pg_catalog.array_agg(objid) FROM pg_catalog.pg_event_trigger_dropped_objects() "
+      "WHERE classid" +
+          op("=") + "'pg_catalog.pg_class'::pg_catalog.regclass AND objsubid" + op("=") + "0",
+      {}, false);
+  bool is_null = true;
+  const Datum dropped = rows > 0 ? pg::value(0, 1, &is_null) : static_cast<Datum>(0);
+  if (is_null) return;
+  pg::as_recovery_owner([&] {
+    pg::execute(
+        "DELETE FROM recovery.claims WHERE run_table::pg_catalog.oid" + op("=") + "ANY ($1)",
+        {pg::param(pg::array_type_of(OIDOID), dropped)}, false);
   });
 }
 
 uint64 forget_finished(const registry::Watched& w) {
   if (!table_has_claims(w.relid)) return 0;
   const core::RunTable& t = w.table;
-  // Which claimed runs are still active: read as the table's code user.
+  // Which claimed runs are still active: read as the table's code.
   std::vector<std::string> active;
-  engine::with_table_code_user(w, [&] {
-    const uint64 rows = pg::execute(
-        "SELECT c.run_id FROM recovery.claims AS c WHERE c.run_table = $1 AND EXISTS (SELECT 1 "
-        "FROM " +
-            w.name + " AS t WHERE t." + pg::quote_ident(t.id_column) + " = CAST(c.run_id AS " +
-            pg::type_name(w.id_type) + ") AND t." + pg::quote_ident(t.status_column) +
-            " = ANY ($2))",
-        {pg::param(REGCLASSOID, ObjectIdGetDatum(w.relid)),
-         pg::param(pg::array_type_of(w.status_type),
-                   pg::array_datum(t.active_statuses, w.status_type))},
-        false);
+  const std::string sql = "SELECT c.run_id FROM recovery.claims AS c WHERE c.run_table" + op("=") +
+                          "$1 AND EXISTS (SELECT 1 FROM " + w.name + " AS t WHERE t." +
+                          pg::quote_ident(t.id_column) + " " + pg::equality_operator(w.id_type) +
+                          " c.run_id::" + pg::qualified_type_name(w.id_type) + " AND t." +
+                          pg::quote_ident(t.status_column) + op("=") + "ANY ($2))";
+  engine::with_table_code(w, [&] {
+    const uint64 rows = pg::execute(sql,
+                                    {pg::param(REGCLASSOID, ObjectIdGetDatum(w.relid)),
+                                     pg::param(pg::array_type_of(w.status_type),
+                                               pg::array_datum(t.active_statuses, w.status_type))},
+                                    false);
     for (uint64 row = 0; row < rows; ++row) active.push_back(pg::text_value(row, 1));
   });
   uint64 deleted = 0;
-  pg::as_role(claims_owner(), [&] {
-    deleted = pg::execute(
-        // Claims made since this transaction began are left for next time.
-        "DELETE FROM recovery.claims WHERE run_table = $1 AND run_id <> ALL ($2) "
-        "AND claimed_at < $3",
-        {pg::param(REGCLASSOID, ObjectIdGetDatum(w.relid)),
-         pg::param(TEXTARRAYOID, pg::text_array_datum(active)),
-         pg::param(TIMESTAMPTZOID, TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()))},
-        false);
+  const std::vector<pg::Param> params = {
+      pg::param(REGCLASSOID, ObjectIdGetDatum(w.relid)),
+      pg::param(TEXTARRAYOID, pg::text_array_datum(active)),
+      pg::param(TIMESTAMPTZOID, TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()))};
+  pg::as_recovery_owner([&] {
+    // Claims made since this transaction began are left for next time.
+    deleted =
+        pg::execute("DELETE FROM recovery.claims WHERE run_table" + op("=") + "$1 AND run_id" +
+                        op("<>") + "ALL ($2) AND claimed_at" + op("<") + "$3",
+                    params, false);
   });
   return deleted;
 }

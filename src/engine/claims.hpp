@@ -24,6 +24,10 @@ bool table_has_claims(Oid relid);
 // Drops the claims of runs just recovered (text run ids). Needs SPI.
 void forget(Oid relid, const std::vector<Datum>& run_ids);
 
+// Drops the claims of tables dropped by the current command (from the
+// sql_drop event trigger). Needs SPI.
+void forget_dropped_tables();
+
 // Drops claims whose run is gone or no longer active. Needs SPI.
 uint64 forget_finished(const registry::Watched& table);
 

@@ -122,11 +122,13 @@ Clock clock_for(const Interval* timeout, const char* argument) {
 }
 
 uint64 find_in_table(const registry::Watched& w, const Clock& clock, const RowSink& sink) {
-  const std::vector<pg::Param> params = statement_params(w, clock, std::nullopt);
+  require_read(w, true);
   const std::string sql = core::find_query(w.table, claims_of(w), pg::quote_ident);
   const pg::ErrorContextLine context("recovery: finding stuck runs of table " + w.name);
   uint64 total = 0;
-  with_table_code_user(w, [&] {
+  with_table_code(w, [&] {
+    // The values go through the table's types' input functions: table code too.
+    const std::vector<pg::Param> params = statement_params(w, clock, std::nullopt);
     pg::Cursor cursor(sql, params, false);
     for (;;) {
       const uint64 rows = cursor.fetch(kChunkRows);
@@ -141,13 +143,17 @@ uint64 find_in_table(const registry::Watched& w, const Clock& clock, const RowSi
 
 uint64 recover_table(const registry::Watched& w, const Clock& clock, std::optional<int64> limit,
                      const RowSink& sink) {
-  const std::vector<pg::Param> params = statement_params(w, clock, limit);
+  const bool wants_rows = static_cast<bool>(sink);
+  require_read(w, wants_rows);
   const core::Claims claims = claims_of(w);
   if (!may_update(w)) {
     // Nothing to do is not an error; stuck runs the caller may not fix are.
-    if (pg::execute(core::exists_query(w.table, claims, pg::quote_ident), params, false) == 0) {
-      return 0;
-    }
+    uint64 stuck = 0;
+    with_table_code(w, [&] {
+      stuck = pg::execute(core::exists_query(w.table, claims, pg::quote_ident),
+                          statement_params(w, clock, limit), false);
+    });
+    if (stuck == 0) return 0;
     const std::string role = pg::current_role_name();
     throw Error(sqlstate::kInsufficientPrivilege,
                 "permission denied to recover stuck runs of table " + w.name,
@@ -156,12 +162,12 @@ uint64 recover_table(const registry::Watched& w, const Clock& clock, std::option
   }
 
   const history::Writer writer;  // records the caller, before any identity switch
-  const bool wants_rows = static_cast<bool>(sink);
   const std::string sql = core::recover_query(w.table, claims, pg::quote_ident, wants_rows);
   const pg::ErrorContextLine context("recovery: recovering stuck runs of table " + w.name);
   uint64 total = 0;
   with_lock_timeout([&] {
-    with_table_code_user(w, [&] {
+    with_table_code(w, [&] {
+      const std::vector<pg::Param> params = statement_params(w, clock, limit);
       std::optional<pg::Cursor> cursor;
       open_recover_cursor(cursor, sql, params);
       pg::ScratchContext scratch;  // history arrays and payloads: per chunk

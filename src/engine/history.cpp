@@ -1,20 +1,32 @@
 #include "engine/history.hpp"
 
 #include "bridge/backend.hpp"
+#include "bridge/scope.hpp"
 #include "bridge/spi.hpp"
+#include "core/run_table.hpp"
 
 namespace recovery::history {
 
 namespace {
 
-constexpr const char* kNotifyChannel = "recovery";
+using core::op;
 
-// One NOTIFY recovery: {"run_id", "run_table", "new_status", "previous_status"}.
+constexpr const char* kNotifyChannel = "recovery";
+// A run id longer than this is shortened in the payload (history keeps it
+// whole): NOTIFY refuses payloads of 8000 bytes or more.
+constexpr int kPayloadIdBytes = 1024;
+
+// One NOTIFY recovery: {"run_id", "run_table", "new_status", "previous_status"},
+// and "run_id_truncated": true when the id was shortened.
 void notify_recovered(Datum table, Datum run_id, Datum previous_status, Datum new_status) {
-  pg::notify(kNotifyChannel, pg::jsonb_text({{"run_table", table},
-                                             {"run_id", run_id},
-                                             {"previous_status", previous_status},
-                                             {"new_status", new_status}}));
+  bool cut = false;
+  const Datum id = pg::text_prefix(run_id, kPayloadIdBytes, &cut);
+  const auto fields = {std::make_pair("run_table", table), std::make_pair("run_id", id),
+                       std::make_pair("previous_status", previous_status),
+                       std::make_pair("new_status", new_status)};
+  char* payload = cut ? pg::jsonb_text(fields, {"run_id_truncated"}) : pg::jsonb_text(fields);
+  if (strlen(payload) > pg::notify_payload_limit()) return;  // only with absurd status labels
+  pg::notify(kNotifyChannel, payload);
 }
 
 }  // namespace
@@ -32,10 +44,7 @@ void Chunk::add(const engine::RunRow& r) {
   previous_values.push_back(r.previous_values);
 }
 
-Writer::Writer()
-    : owner_(pg::relation_owner(pg::recovery_table("history"))),
-      role_(pg::current_role_name()),
-      application_(pg::current_application_name()) {}
+Writer::Writer() : role_(pg::current_role_name()), application_(pg::current_application_name()) {}
 
 void Writer::write(const registry::Watched& w, const Chunk& c) const {
   if (c.empty()) return;
@@ -53,15 +62,16 @@ void Writer::write(const registry::Watched& w, const Chunk& c) const {
       pg::param(TEXTOID, pg::text_datum(application_)),
       pg::param(TEXTARRAYOID, pg::array_of(c.actions, {}, TEXTOID)),
       pg::param(pg::array_type_of(JSONBOID), pg::array_of(c.previous_values, {}, JSONBOID)),
+      pg::param(OIDOID, ObjectIdGetDatum(w.relid)),
   };
-  pg::as_role(owner_, [&] {
+  pg::as_recovery_owner([&] {
     pg::execute(
         "INSERT INTO recovery.history (run_table, run_id, previous_status, new_status, "
         "started_at, last_activity_at, stuck_minutes, reason, action, previous_values, "
-        "recovered_by, application_name) "
+        "recovered_by, application_name, run_table_oid) "
         "SELECT $1, u.run_id, u.previous_status, u.new_status, u.started_at, "
         "u.last_activity_at, u.stuck_minutes, u.reason, u.action, u.previous_values, "
-        "$9::pg_catalog.name, $10 "
+        "$9::pg_catalog.name, $10, $13 "
         "FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3), pg_catalog.unnest($4), "
         "pg_catalog.unnest($5), pg_catalog.unnest($6), pg_catalog.unnest($7), "
         "pg_catalog.unnest($8), pg_catalog.unnest($11), pg_catalog.unnest($12)) "
@@ -69,6 +79,7 @@ void Writer::write(const registry::Watched& w, const Chunk& c) const {
         "reason, action, previous_values)",
         params, false);
   });
+  if (!w.notify) return;
   // NOTIFY keeps its own copy of each payload: build each in memory reused
   // row after row.
   const Datum table = params[0].value;
@@ -89,32 +100,34 @@ int64 Writer::write_undo(const registry::Watched& w, const std::string& run_id,
       pg::param(INT8OID, Int64GetDatum(undo_of)),
       pg::param(TEXTOID, pg::text_datum(role_)),
       pg::param(TEXTOID, pg::text_datum(application_)),
+      pg::param(OIDOID, ObjectIdGetDatum(w.relid)),
   };
   int64 id = 0;
-  pg::as_role(owner_, [&] {
+  pg::as_recovery_owner([&] {
     pg::execute(
         "INSERT INTO recovery.history (run_table, run_id, previous_status, new_status, "
-        "stuck_minutes, reason, action, undo_of, recovered_by, application_name) "
-        "VALUES ($1, $2, $3, $4, 0, 'undo', 'undo', $5, $6::pg_catalog.name, $7) RETURNING id",
+        "stuck_minutes, reason, action, undo_of, recovered_by, application_name, run_table_oid) "
+        "VALUES ($1, $2, $3, $4, 0, 'undo', 'undo', $5, $6::pg_catalog.name, $7, $8) RETURNING id",
         params, false);
     bool is_null = false;
     id = DatumGetInt64(pg::value(0, 1, &is_null));
   });
-  notify_recovered(params[0].value, params[1].value, params[2].value, params[3].value);
+  if (w.notify)
+    notify_recovered(params[0].value, params[1].value, params[2].value, params[3].value);
   return id;
 }
 
 uint64 prune(TimestampTz cutoff, int64 batch, bool single_batch) {
-  const Oid owner = pg::relation_owner(pg::recovery_table("history"));
   const std::vector<pg::Param> params = {pg::param(TIMESTAMPTZOID, TimestampTzGetDatum(cutoff)),
                                          pg::param(INT8OID, Int64GetDatum(batch))};
   uint64 total = 0;
-  pg::as_role(owner, [&] {
+  pg::as_recovery_owner([&] {
     for (;;) {
-      const uint64 deleted = pg::execute(
-          "DELETE FROM recovery.history WHERE id IN (SELECT id FROM recovery.history "
-          "WHERE recovered_at < $1 ORDER BY recovered_at LIMIT $2)",
-          params, false);
+      const uint64 deleted =
+          pg::execute("DELETE FROM recovery.history WHERE id" + op("=") +
+                          "ANY (ARRAY(SELECT id FROM recovery.history WHERE recovered_at" +
+                          op("<") + "$1 ORDER BY recovered_at LIMIT $2))",
+                      params, false);
       total += deleted;
       if (single_batch || deleted < static_cast<uint64>(batch)) break;
     }

@@ -29,7 +29,6 @@ class Writer {
                    int64 undo_of) const;
 
  private:
-  Oid owner_;
   std::string role_;
   std::string application_;
 };

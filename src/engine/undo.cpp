@@ -10,20 +10,30 @@ namespace recovery::engine {
 
 namespace {
 
+using core::op;
+
 struct HistoryRow {
   std::string run_table, run_id, previous_status, new_status, action;
   std::optional<std::string> previous_values;  // jsonb as text
+  Oid relid = InvalidOid;                      // InvalidOid: the table is gone
 };
 
+// Read as the caller: history's row security shows it only rows of tables
+// it may read.
 HistoryRow read_history(int64 id) {
   if (pg::execute("SELECT run_table, run_id, previous_status, new_status, action, "
-                  "previous_values::pg_catalog.text FROM recovery.history WHERE id = $1",
+                  "previous_values::pg_catalog.text, COALESCE(run_table_oid, "
+                  "pg_catalog.to_regclass(run_table)::pg_catalog.oid) "
+                  "FROM recovery.history WHERE id" +
+                      op("=") + "$1",
                   {pg::param(INT8OID, Int64GetDatum(id))}, false) == 0) {
     throw Error(sqlstate::kInvalidParameterValue,
-                "recovery.history has no row with id " + std::to_string(id));
+                "recovery.history has no row with id " + std::to_string(id), {},
+                "A row of a table you may not read is not shown to you either.");
   }
   return {pg::text_value(0, 1), pg::text_value(0, 2), pg::text_value(0, 3),
-          pg::text_value(0, 4), pg::text_value(0, 5), pg::optional_text_value(0, 6)};
+          pg::text_value(0, 4), pg::text_value(0, 5), pg::optional_text_value(0, 6),
+          pg::oid_value(0, 7)};
 }
 
 }  // namespace
@@ -36,8 +46,8 @@ bool undo(int64 history_id) {
                 "history row " + std::to_string(history_id) + " is itself an undo", {},
                 "Undo the recovery it reverted again instead: recover the run.");
   }
-  if (pg::execute("SELECT id FROM recovery.history WHERE run_table = $1 AND run_id = $2 AND "
-                  "id > $3 ORDER BY id LIMIT 1",
+  if (pg::execute("SELECT id FROM recovery.history WHERE run_table" + op("=") + "$1 AND run_id" +
+                      op("=") + "$2 AND id" + op(">") + "$3 ORDER BY id LIMIT 1",
                   {pg::param(TEXTOID, pg::text_datum(h.run_table)),
                    pg::param(TEXTOID, pg::text_datum(h.run_id)),
                    pg::param(INT8OID, Int64GetDatum(history_id))},
@@ -49,21 +59,20 @@ bool undo(int64 history_id) {
                     " has a later history row (" + std::to_string(later) + ")",
                 {}, "Only the latest recovery of a run can be undone.");
   }
-  pg::execute("SELECT pg_catalog.to_regclass($1)::pg_catalog.oid",
-              {pg::param(TEXTOID, pg::text_datum(h.run_table))}, false);
-  const Oid relid = pg::oid_value(0, 1);
-  if (!OidIsValid(relid)) {
+  const Oid relid = h.relid;
+  if (!OidIsValid(relid) || pg::relation_kind(relid) == '\0') {
     throw Error(sqlstate::kObjectNotInPrerequisiteState,
                 "cannot undo history row " + std::to_string(history_id) + ": table " + h.run_table +
                     " no longer exists");
   }
-  auto tables = registry::load(relid);
-  if (tables.empty()) {
+  const auto table = registry::load_one(relid);
+  if (!table) {
     throw Error(sqlstate::kObjectNotInPrerequisiteState,
                 "cannot undo history row " + std::to_string(history_id) + ": table " + h.run_table +
                     " no longer fits its registration (see the warning)");
   }
-  const registry::Watched& w = tables.front();
+  const registry::Watched& w = *table;
+  require_read(w, false);
   if (!may_update(w)) {
     throw Error(sqlstate::kInsufficientPrivilege,
                 "permission denied to undo recoveries of table " + w.name, {},
@@ -79,24 +88,25 @@ bool undo(int64 history_id) {
     const std::string col = pg::quote_ident(columns[n]);
     // Only keys the history row has: a column it did not record stays as is.
     set += ", " + col;
-    set += " = CASE WHEN $2 ? $5[" + std::to_string(n + 1) + "] THEN r." + col;
+    set += " = CASE WHEN $2" + op("?") + "$5[" + std::to_string(n + 1) + "] THEN r." + col;
     set += " ELSE t." + col + " END";
   }
-  const std::vector<pg::Param> params = {
-      pg::param(w.status_type, pg::typed_datum(w.status_type, h.previous_status)),
-      h.previous_values ? pg::param(JSONBOID, pg::typed_datum(JSONBOID, *h.previous_values))
-                        : pg::param(JSONBOID, pg::typed_datum(JSONBOID, "{}")),
-      pg::param(w.id_type, pg::typed_datum(w.id_type, h.run_id)),
-      pg::param(w.status_type, pg::typed_datum(w.status_type, h.new_status)),
-      pg::param(TEXTARRAYOID, pg::text_array_datum(columns)),
-  };
+  const std::string sql = "UPDATE " + w.name + " AS t SET " + set +
+                          " FROM pg_catalog.jsonb_populate_record(NULL::" + w.name +
+                          ", $2) AS r WHERE t." + pg::quote_ident(t.id_column) + " " +
+                          pg::equality_operator(w.id_type) + " $3 AND t." +
+                          pg::quote_ident(t.status_column) + op("=") + "$4";
   uint64 rows = 0;
-  with_table_code_user(w, [&] {
-    rows = pg::execute("UPDATE " + w.name + " AS t SET " + set +
-                           " FROM pg_catalog.jsonb_populate_record(NULL::" + w.name +
-                           ", $2) AS r WHERE t." + pg::quote_ident(t.id_column) + " = $3 AND t." +
-                           pg::quote_ident(t.status_column) + " = $4",
-                       params, false);
+  with_table_code(w, [&] {
+    // The values go through the table's types (domain checks included).
+    const std::vector<pg::Param> params = {
+        pg::param(w.status_type, pg::typed_datum(w.status_type, h.previous_status)),
+        pg::param(JSONBOID, pg::typed_datum(JSONBOID, h.previous_values.value_or("{}"))),
+        pg::param(w.id_type, pg::typed_datum(w.id_type, h.run_id)),
+        pg::param(w.status_type, pg::typed_datum(w.status_type, h.new_status)),
+        pg::param(TEXTARRAYOID, pg::text_array_datum(columns)),
+    };
+    rows = pg::execute(sql, params, false);
   });
   if (rows == 0) {
     throw Error(sqlstate::kObjectNotInPrerequisiteState,

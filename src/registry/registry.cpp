@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "bridge/backend.hpp"
+#include "bridge/scope.hpp"
 #include "bridge/spi.hpp"
 #include "core/error.hpp"
 
@@ -30,6 +31,7 @@ struct Registration {
   std::optional<std::string> attempts_column;
   int32 max_attempts = 0;
   std::string requeue_status = "PENDING";
+  bool notify = true;
 };
 
 std::string quoted(const std::string& name) { return "\"" + name + "\""; }
@@ -116,6 +118,8 @@ Watched resolve(const Registration& reg) {
   }
   w.name = *name;
   require_table_kind(kind, w.name);
+  w.owner = pg::relation_owner(reg.relid);
+  w.notify = reg.notify;
 
   core::RunTable& t = w.table;
   t.qualified_name = w.name;
@@ -155,6 +159,7 @@ Watched resolve(const Registration& reg) {
   }
   require_writable(reg.relid, status_attnum, w.name, reg.status_column, "status");
   w.updated_columns.push_back(status_attnum);
+  w.read_columns.push_back(status_attnum);
 
   Oid started_type = InvalidOid;
   t.started = time_column(reg.relid, w.name, reg.started_column, "started", &started_type);
@@ -170,7 +175,14 @@ Watched resolve(const Registration& reg) {
     require_writable(reg.relid, finished_attnum, w.name, *reg.finished_column, "finished");
     w.updated_columns.push_back(finished_attnum);
   }
-  w.id_type = pg::column_type(reg.relid, require_column(reg.relid, w.name, reg.id_column, "id"));
+  const AttrNumber id_attnum = require_column(reg.relid, w.name, reg.id_column, "id");
+  w.id_type = pg::column_type(reg.relid, id_attnum);
+  w.read_columns.push_back(id_attnum);
+  w.read_columns.push_back(pg::column_number(reg.relid, reg.started_column));
+  if (reg.activity_column)
+    w.read_columns.push_back(pg::column_number(reg.relid, *reg.activity_column));
+  if (reg.finished_column)
+    w.read_columns.push_back(pg::column_number(reg.relid, *reg.finished_column));
   w.started_type = started_type;
   if (t.activity)
     w.activity_type = t.activity->kind == TimeKind::kTimestamp ? TIMESTAMPOID : TIMESTAMPTZOID;
@@ -184,8 +196,9 @@ Watched resolve(const Registration& reg) {
                   "Pass both, for example progress_column => 'completed', total_column => "
                   "'totalProspects'.");
     }
-    number_column(reg.relid, w.name, *reg.progress_column, "progress", false);
-    number_column(reg.relid, w.name, *reg.total_column, "total", false);
+    w.read_columns.push_back(
+        number_column(reg.relid, w.name, *reg.progress_column, "progress", false));
+    w.read_columns.push_back(number_column(reg.relid, w.name, *reg.total_column, "total", false));
     t.progress_column = reg.progress_column;
     t.total_column = reg.total_column;
     t.completed_status = reg.completed_status;
@@ -195,6 +208,7 @@ Watched resolve(const Registration& reg) {
         number_column(reg.relid, w.name, *reg.attempts_column, "attempts", true);
     require_writable(reg.relid, attempts, w.name, *reg.attempts_column, "attempts");
     w.updated_columns.push_back(attempts);
+    w.read_columns.push_back(attempts);
     if (t.activity) {
       const AttrNumber activity = pg::column_number(reg.relid, t.activity->name);
       require_writable(reg.relid, activity, w.name, t.activity->name, "activity");
@@ -237,16 +251,21 @@ const char* const kLoadSql =
     "finished_column::pg_catalog.text, id_column::pg_catalog.text, active_statuses, "
     "failed_status, max_runtime, progress_column::pg_catalog.text, "
     "total_column::pg_catalog.text, completed_status, on_stuck, "
-    "attempts_column::pg_catalog.text, max_attempts, requeue_status "
+    "attempts_column::pg_catalog.text, max_attempts, requeue_status, notify "
     "FROM recovery.watched_tables";
 
 }  // namespace
 
-std::vector<Watched> load(std::optional<Oid> only, const SkipHandler& on_skip) {
+namespace {
+
+enum class Coverage { kAll, kCallerOwned };
+
+std::vector<Watched> load_tables(std::optional<Oid> only, Coverage coverage,
+                                 const SkipHandler& on_skip, int* skipped_count) {
   std::string sql = kLoadSql;
   std::vector<pg::Param> params;
   if (only) {
-    sql += " WHERE run_table = $1";
+    sql += " WHERE run_table OPERATOR(pg_catalog.=) $1";
     params.push_back(pg::param(REGCLASSOID, ObjectIdGetDatum(*only)));
   }
   sql += " ORDER BY table_name, run_table";
@@ -255,7 +274,7 @@ std::vector<Watched> load(std::optional<Oid> only, const SkipHandler& on_skip) {
     const std::string name = pg::relation_name(*only).value_or("with OID " + std::to_string(*only));
     throw Error(sqlstate::kObjectNotInPrerequisiteState,
                 "table " + name + " is not watched by recovery", {},
-                "Register it first: SELECT recovery.watch('" + name + "');");
+                "Register it first: SELECT recovery.watch(" + pg::quote_literal(name) + ");");
   }
 
   // Read every row before resolving: resolving calls back into SPI-free
@@ -280,11 +299,19 @@ std::vector<Watched> load(std::optional<Oid> only, const SkipHandler& on_skip) {
     reg.attempts_column = pg::optional_text_value(row, 15);
     reg.max_attempts = pg::optional_int32_value(row, 16).value_or(0);
     reg.requeue_status = pg::optional_text_value(row, 17).value_or("PENDING");
+    reg.notify = pg::bool_value(row, 18);
     regs.emplace_back(std::move(reg), std::move(registered_name));
   }
 
   std::vector<Watched> tables;
   for (const auto& [reg, registered_name] : regs) {
+    // A table of a role whose privileges the caller lacks is not this call's
+    // to cover: left out before anything about it is resolved or reported.
+    if (coverage == Coverage::kCallerOwned && pg::relation_kind(reg.relid) != '\0' &&
+        !pg::has_privileges_of(pg::relation_owner(reg.relid))) {
+      if (skipped_count != nullptr) ++*skipped_count;
+      continue;
+    }
     std::optional<Skipped> skipped;
     try {
       tables.push_back(resolve(reg));
@@ -302,6 +329,22 @@ std::vector<Watched> load(std::optional<Oid> only, const SkipHandler& on_skip) {
   return tables;
 }
 
+}  // namespace
+
+std::vector<Watched> load(std::optional<Oid> only, const SkipHandler& on_skip) {
+  return load_tables(only, Coverage::kAll, on_skip, nullptr);
+}
+
+std::optional<Watched> load_one(Oid relid, const SkipHandler& on_skip) {
+  auto tables = load_tables(relid, Coverage::kAll, on_skip, nullptr);
+  if (tables.empty()) return std::nullopt;
+  return std::move(tables.front());
+}
+
+std::vector<Watched> load_covered(const SkipHandler& on_skip, int* skipped) {
+  return load_tables(std::nullopt, Coverage::kCallerOwned, on_skip, skipped);
+}
+
 void report_skipped(const Skipped& table, int level) {
   pg::report(level, "recovery: skipping watched table " + table.name + ": " + table.problem,
              table.detail, table.hint);
@@ -315,8 +358,10 @@ namespace {
 std::optional<std::string> primary_key_column(Oid relid) {
   const uint64 rows = pg::execute(
       "SELECT a.attname::pg_catalog.text FROM pg_catalog.pg_index i "
-      "JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0] "
-      "WHERE i.indrelid = $1 AND i.indisprimary AND i.indnkeyatts = 1",
+      "JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) i.indrelid "
+      "AND a.attnum OPERATOR(pg_catalog.=) i.indkey[0] "
+      "WHERE i.indrelid OPERATOR(pg_catalog.=) $1 AND i.indisprimary "
+      "AND i.indnkeyatts OPERATOR(pg_catalog.=) 1",
       {pg::param(OIDOID, ObjectIdGetDatum(relid))}, true);
   if (rows == 0) return std::nullopt;
   return pg::text_value(0, 1);
@@ -324,8 +369,9 @@ std::optional<std::string> primary_key_column(Oid relid) {
 
 bool is_unique_column(Oid relid, AttrNumber attnum) {
   return pg::execute(
-             "SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid = $1 AND i.indisunique "
-             "AND i.indnkeyatts = 1 AND i.indkey[0] = $2 AND i.indpred IS NULL LIMIT 1",
+             "SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid OPERATOR(pg_catalog.=) $1 "
+             "AND i.indisunique AND i.indnkeyatts OPERATOR(pg_catalog.=) 1 "
+             "AND i.indkey[0] OPERATOR(pg_catalog.=) $2 AND i.indpred IS NULL LIMIT 1",
              {pg::param(OIDOID, ObjectIdGetDatum(relid)),
               pg::param(INT2OID, Int16GetDatum(attnum))},
              true) > 0;
@@ -341,7 +387,7 @@ std::string detect_or_throw(const std::vector<std::string>& columns,
   throw Error(sqlstate::kUndefinedColumn,
               std::string("could not detect the ") + argument + " of table " + table,
               "None of these columns exists: " + list + ".",
-              std::string("Pass it explicitly: recovery.watch('") + table + "', " + argument +
+              "Pass it explicitly: recovery.watch(" + pg::quote_literal(table) + ", " + argument +
                   " => '...').");
 }
 
@@ -498,15 +544,17 @@ bool watch(const WatchArgs& args) {
                            : pg::null_param(INT4OID),
       reg.requeue ? pg::param(TEXTOID, pg::text_datum(reg.requeue_status))
                   : pg::null_param(TEXTOID),
+      pg::param(BOOLOID, BoolGetDatum(args.notify)),
   };
   bool inserted = false;
-  pg::as_role(pg::relation_owner(pg::recovery_table("watched_tables")), [&] {
+  pg::as_recovery_owner([&] {
     pg::execute(
         "INSERT INTO recovery.watched_tables AS w (run_table, table_name, status_column, "
         "started_column, activity_column, finished_column, id_column, active_statuses, "
         "failed_status, watched_by, max_runtime, progress_column, total_column, "
-        "completed_status, on_stuck, attempts_column, max_attempts, requeue_status) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) "
+        "completed_status, on_stuck, attempts_column, max_attempts, requeue_status, notify) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, "
+        "$19) "
         "ON CONFLICT (run_table) DO UPDATE SET table_name = EXCLUDED.table_name, "
         "status_column = EXCLUDED.status_column, started_column = EXCLUDED.started_column, "
         "activity_column = EXCLUDED.activity_column, finished_column = "
@@ -516,8 +564,8 @@ bool watch(const WatchArgs& args) {
         "EXCLUDED.progress_column, total_column = EXCLUDED.total_column, completed_status = "
         "EXCLUDED.completed_status, on_stuck = EXCLUDED.on_stuck, attempts_column = "
         "EXCLUDED.attempts_column, max_attempts = EXCLUDED.max_attempts, requeue_status = "
-        "EXCLUDED.requeue_status, watched_at = pg_catalog.now() "
-        "RETURNING (w.xmax = 0)",
+        "EXCLUDED.requeue_status, notify = EXCLUDED.notify, watched_at = pg_catalog.now() "
+        "RETURNING (w.xmax OPERATOR(pg_catalog.=) 0)",
         params, false);
     bool is_null = false;
     inserted = DatumGetBool(pg::value(0, 1, &is_null));
@@ -531,9 +579,14 @@ bool unwatch(Oid relid) {
     require_owner(relid, pg::relation_name(relid).value_or(std::to_string(relid)));
   }
   uint64 rows = 0;
-  pg::as_role(pg::relation_owner(pg::recovery_table("watched_tables")), [&] {
-    rows = pg::execute("DELETE FROM recovery.watched_tables WHERE run_table = $1",
-                       {pg::param(REGCLASSOID, ObjectIdGetDatum(relid))}, false);
+  const std::vector<pg::Param> params = {pg::param(REGCLASSOID, ObjectIdGetDatum(relid))};
+  pg::as_recovery_owner([&] {
+    rows =
+        pg::execute("DELETE FROM recovery.watched_tables WHERE run_table OPERATOR(pg_catalog.=) $1",
+                    params, false);
+    // Its claims go with it: no orphan keeps a run "owned".
+    pg::execute("DELETE FROM recovery.claims WHERE run_table OPERATOR(pg_catalog.=) $1", params,
+                false);
   });
   return rows > 0;
 }

@@ -12,6 +12,7 @@ namespace recovery::registry {
 // A watched table, resolved against the catalogs as they are now.
 struct Watched {
   Oid relid = InvalidOid;
+  Oid owner = InvalidOid;
   std::string name;  // schema-qualified, quoted where needed
   core::RunTable table;
   Oid status_type = InvalidOid;         // text/varchar (as text) or the enum
@@ -21,6 +22,8 @@ struct Watched {
   Oid id_type = InvalidOid;
   Oid activity_type = InvalidOid;  // InvalidOid without an activity column
   std::vector<AttrNumber> updated_columns;
+  std::vector<AttrNumber> read_columns;  // what the statements read to decide
+  bool notify = true;                    // a NOTIFY recovery per recovered run
   std::optional<Interval> max_runtime;
   int32 max_attempts = 0;
 };
@@ -44,6 +47,16 @@ using SkipHandler = std::function<void(const Skipped&)>;
 // it). Needs SPI.
 std::vector<Watched> load(std::optional<Oid> only, const SkipHandler& on_skip = warn_skipped);
 
+// The one watched table `relid` (which must be watched); nullopt when it no
+// longer fits its registration (reported to `on_skip`). Needs SPI.
+std::optional<Watched> load_one(Oid relid, const SkipHandler& on_skip = warn_skipped);
+
+// What a call that names no table covers: the watched tables whose owner's
+// privileges the caller has (all, for a superuser). The others are left out
+// before anything about them is resolved or reported; `skipped` counts them.
+std::vector<Watched> load_covered(const SkipHandler& on_skip = warn_skipped,
+                                  int* skipped = nullptr);
+
 struct WatchArgs {
   Oid relid = InvalidOid;
   std::optional<std::string> status_column;
@@ -61,6 +74,7 @@ struct WatchArgs {
   std::optional<std::string> attempts_column;
   std::optional<int32> max_attempts;
   std::optional<std::string> requeue_status;
+  bool notify = true;
 };
 
 // Validates and stores a registration; true when the table was not watched

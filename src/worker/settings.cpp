@@ -16,6 +16,7 @@ int timeout_minutes = 30;
 int batch_size = 1000;
 int history_retention_minutes = 90 * 24 * 60;
 int lock_timeout_ms = 1000;
+int statement_timeout_ms = 60 * 1000;
 
 void define() {
   // _PG_init runs before any C++ could throw; these calls only ereport on
@@ -57,6 +58,12 @@ void define() {
       "Row locks held by live transactions are skipped, never waited for; this bounds the wait "
       "for anything else (a table being altered). A shorter session lock_timeout is kept.",
       &lock_timeout_ms, 1000, 1, INT_MAX, PGC_USERSET, GUC_UNIT_MS, nullptr, nullptr, nullptr);
+  DefineCustomIntVariable(
+      "recovery.statement_timeout", "Longest the worker spends on one watched table per batch.",
+      "Bounds the table's own code (a trigger that sleeps or loops): the batch is rolled back, "
+      "logged once, and the worker goes on with the next table. 0 means no limit.",
+      &statement_timeout_ms, 60 * 1000, 0, INT_MAX, PGC_SIGHUP, GUC_UNIT_MS, nullptr, nullptr,
+      nullptr);
   MarkGUCPrefixReserved("recovery");
 }
 

@@ -12,6 +12,7 @@ extern int timeout_minutes;            // recovery.timeout
 extern int batch_size;                 // recovery.batch_size
 extern int history_retention_minutes;  // recovery.history_retention (0 keeps all)
 extern int lock_timeout_ms;            // recovery.lock_timeout
+extern int statement_timeout_ms;       // recovery.statement_timeout (0: none)
 
 void define();
 

@@ -126,8 +126,22 @@ void on_skipped(const registry::Skipped& table) {
 std::vector<TableRef> watched_tables() {
   std::vector<TableRef> refs;
   in_transaction("reading recovery.watched_tables", [&] {
-    for (const auto& w : registry::load(std::nullopt, on_skipped)) {
+    // Tables whose owners' privileges the worker's role lacks are not its to
+    // cover (a non-superuser recovery.worker_role): said once.
+    int left_out = 0;
+    for (const auto& w : registry::load_covered(on_skipped, &left_out)) {
       refs.push_back({w.relid, w.name});
+    }
+    const std::string what = "leaving out " + std::to_string(left_out) +
+                             " watched table(s) whose owners' privileges role " +
+                             pg::current_role_name() + " lacks";
+    if (left_out == 0) {
+      g_problems->clear("coverage");
+    } else if (g_problems->report("coverage", what)) {
+      pg::report(LOG, "recovery worker: " + what,
+                 "A table's code runs as its owner; the worker covers only the tables of roles "
+                 "whose privileges recovery.worker_role has.",
+                 "GRANT the owning role to the worker's role, or leave recovery.worker_role empty.");
     }
   });
   for (const auto& ref : refs) {
@@ -150,12 +164,14 @@ uint64 recover_table(const TableRef& ref) {
     timeout.time = static_cast<int64>(settings::timeout_minutes) * USECS_PER_MINUTE;
     const bool ok = in_transaction("recovering " + ref.name, [&] {
       // Registry rows are re-read: the table may have changed since.
-      const auto tables = registry::load(ref.relid, on_skipped);
-      if (tables.empty()) return;
-      // Claims on runs that finished are over; drop them once per cycle.
-      if (first) claims::forget_finished(tables.front());
-      done = engine::recover_table(tables.front(), engine::clock_for(&timeout), batch,
-                                   engine::RowSink());
+      const auto table = registry::load_one(ref.relid, on_skipped);
+      if (!table) return;
+      // A table whose code sleeps or loops delays only itself.
+      pg::with_statement_timeout(settings::statement_timeout_ms, [&] {
+        // Claims on runs that finished are over; drop them once per cycle.
+        if (first) claims::forget_finished(*table);
+        done = engine::recover_table(*table, engine::clock_for(&timeout), batch, engine::RowSink());
+      });
     });
     total += done;
     first = false;

@@ -121,16 +121,14 @@ GRANT SELECT ON sec.runs TO pgtap05_reader;
 SET LOCAL ROLE pgtap05_reader;
 SELECT results_eq($$SELECT run_id FROM recovery.find_stuck_runs('30 minutes', 'sec.runs') ORDER BY run_id::int$$,
                   $$VALUES ('1'), ('4'), ('5')$$, 'a reader (SELECT only) may find the stuck runs');
-SELECT throws_ok($$SELECT * FROM recovery.recover_stuck_runs('30 minutes')$$,
+SELECT throws_ok($$SELECT * FROM recovery.recover_stuck_runs('30 minutes', run_table => 'sec.runs')$$,
                  '42501', 'permission denied to recover stuck runs of table sec.runs',
                  'a reader gets 42501 from recover_stuck_runs');
-SELECT throws_ok($$SELECT recovery.recover_stuck_runs_report('30 minutes')$$, '42501', NULL,
+SELECT throws_ok($$SELECT recovery.recover_stuck_runs_report('30 minutes', run_table => 'sec.runs')$$, '42501', NULL,
                  'and from recover_stuck_runs_report');
-SET LOCAL client_min_messages = error;  -- its WARNING
-SELECT results_eq($$SELECT run_table, recovered, sqlstate, error FROM recovery.recover_each_table('30 minutes')$$,
-                  $$VALUES ('sec.runs'::text, 0::bigint, '42501'::text,
-                            'permission denied to recover stuck runs of table sec.runs'::text)$$,
-                  'recover_each_table gives the reader its table''s 42501 in a row');
+SET LOCAL client_min_messages = error;  -- its NOTICE
+SELECT is_empty($$SELECT * FROM recovery.recover_each_table('30 minutes')$$,
+                'recover_each_table by a role without the owner''s privileges leaves the table out');
 SET LOCAL client_min_messages = warning;
 RESET ROLE;
 SELECT set_eq($$SELECT * FROM sec.runs$$, $$SELECT * FROM runs_before$$, 'no status changed');
@@ -138,9 +136,9 @@ SELECT is((SELECT count(*) FROM recovery.history), :history_start::bigint, 'no h
 
 SET LOCAL ROLE pgtap05_nobody;
 SELECT throws_ok($$SELECT * FROM recovery.find_stuck_runs('30 minutes', 'sec.runs')$$,
-                 '42501', 'permission denied for table runs', 'without SELECT, find gets the table''s own 42501');
+                 '42501', 'permission denied to read the runs of table sec.runs', 'without SELECT, find gets 42501');
 SELECT throws_ok($$SELECT recovery.stuck_runs_report('30 minutes', 'sec.runs')$$,
-                 '42501', 'permission denied for table runs', 'and so does the report');
+                 '42501', 'permission denied to read the runs of table sec.runs', 'and so does the report');
 RESET ROLE;
 
 -- SELECT on some columns only: the whole row (run jsonb) is not readable, so
@@ -153,7 +151,7 @@ RESET ROLE;
 
 GRANT SELECT, UPDATE (status) ON sec.runs TO pgtap05_status_only;
 SET LOCAL ROLE pgtap05_status_only;
-SELECT throws_ok($$SELECT * FROM recovery.recover_stuck_runs('30 minutes')$$,
+SELECT throws_ok($$SELECT * FROM recovery.recover_stuck_runs('30 minutes', run_table => 'sec.runs')$$,
                  '42501', 'permission denied to recover stuck runs of table sec.runs',
                  'UPDATE on status but not on finished_at: 42501');
 RESET ROLE;
@@ -161,7 +159,7 @@ SELECT set_eq($$SELECT * FROM sec.runs$$, $$SELECT * FROM runs_before$$, 'and no
 
 GRANT SELECT, UPDATE (status, finished_at) ON sec.runs TO pgtap05_colupd;
 SET LOCAL ROLE pgtap05_colupd;
-SELECT results_eq($$SELECT run_id, previous_status, new_status FROM recovery.recover_stuck_runs('30 minutes') ORDER BY run_id$$,
+SELECT results_eq($$SELECT run_id, previous_status, new_status FROM recovery.recover_stuck_runs('30 minutes', run_table => 'sec.runs') ORDER BY run_id$$,
                   $$VALUES ('1', 'running', 'failed'), ('4', 'running', 'failed'), ('5', 'queued', 'failed')$$,
                   'column-level UPDATE on status and finished_at is enough to recover');
 RESET ROLE;
@@ -185,10 +183,10 @@ ALTER TABLE sec.runs ENABLE ROW LEVEL SECURITY;
 CREATE POLICY tenant_a_all ON sec.runs FOR ALL TO pgtap05_tenant_a USING (tenant = 'a');
 GRANT SELECT, UPDATE ON sec.runs TO pgtap05_tenant_a;
 SET LOCAL ROLE pgtap05_tenant_a;
-SELECT results_eq($$SELECT run_id FROM recovery.find_stuck_runs('30 minutes')$$, $$VALUES ('1')$$,
+SELECT results_eq($$SELECT run_id FROM recovery.find_stuck_runs('30 minutes', 'sec.runs')$$, $$VALUES ('1')$$,
                   'RLS: a role whose policy hides tenant b does not see b''s stuck runs');
-SELECT is(recovery.stuck_runs_report('30 minutes')->'count', '1'::jsonb, 'RLS: nor count them in the report');
-SELECT results_eq($$SELECT run_id FROM recovery.recover_stuck_runs('30 minutes')$$, $$VALUES ('1')$$,
+SELECT is(recovery.stuck_runs_report('30 minutes', 'sec.runs')->'count', '1'::jsonb, 'RLS: nor count them in the report');
+SELECT results_eq($$SELECT run_id FROM recovery.recover_stuck_runs('30 minutes', run_table => 'sec.runs')$$, $$VALUES ('1')$$,
                   'RLS: and recovers only its own stuck run');
 RESET ROLE;
 SELECT results_eq($$SELECT id, status FROM sec.runs WHERE tenant = 'b' ORDER BY id$$,
@@ -206,9 +204,9 @@ CREATE POLICY upd_a_select ON sec.runs FOR SELECT TO pgtap05_upd_a USING (true);
 CREATE POLICY upd_a_update ON sec.runs FOR UPDATE TO pgtap05_upd_a USING (tenant = 'a');
 GRANT SELECT, UPDATE ON sec.runs TO pgtap05_upd_a;
 SET LOCAL ROLE pgtap05_upd_a;
-SELECT results_eq($$SELECT run_id FROM recovery.find_stuck_runs('30 minutes') ORDER BY run_id$$,
+SELECT results_eq($$SELECT run_id FROM recovery.find_stuck_runs('30 minutes', 'sec.runs') ORDER BY run_id$$,
                   $$VALUES ('1'), ('4'), ('5')$$, 'RLS: a role that may see every row finds every stuck run');
-SELECT results_eq($$SELECT run_id FROM recovery.recover_stuck_runs('30 minutes')$$, $$VALUES ('1')$$,
+SELECT results_eq($$SELECT run_id FROM recovery.recover_stuck_runs('30 minutes', run_table => 'sec.runs')$$, $$VALUES ('1')$$,
                   'RLS: but recovers only the one its UPDATE policy allows');
 RESET ROLE;
 SELECT results_eq($$SELECT id, status FROM sec.runs WHERE status <> 'done' ORDER BY id$$,
@@ -224,7 +222,7 @@ CREATE POLICY no_failed_update ON sec.runs FOR UPDATE TO pgtap05_no_failed USING
 GRANT SELECT, UPDATE ON sec.runs TO pgtap05_no_failed;
 SELECT coalesce(max(id), 0) AS history_rls FROM recovery.history \gset
 SET LOCAL ROLE pgtap05_no_failed;
-SELECT throws_ok($$SELECT * FROM recovery.recover_stuck_runs('30 minutes')$$, '42501',
+SELECT throws_ok($$SELECT * FROM recovery.recover_stuck_runs('30 minutes', run_table => 'sec.runs')$$, '42501',
                  'new row violates row-level security policy for table "runs"',
                  'RLS: WITH CHECK forbidding the failed status fails the call with 42501');
 RESET ROLE;
@@ -317,6 +315,8 @@ SELECT recovery.watch('sec.prisma_runs') AS w1,
        recovery.watch('sec.jobs', status_column => 'state', active_statuses => '{queued,running}',
                       failed_status => 'dead') AS w2 \gset
 GRANT SELECT, UPDATE ON sec.runs, sec.prisma_runs, sec.jobs TO pgtap05_app;
+-- The app covers these tables in calls that name none: it has their owner's privileges.
+GRANT pgtap05_owner TO pgtap05_app;
 
 CREATE SCHEMA evil;
 GRANT USAGE ON SCHEMA evil TO PUBLIC;

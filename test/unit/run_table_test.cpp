@@ -103,8 +103,10 @@ TEST(LastActivity, WithoutActivityColumnIsTheStartedColumn) {
 
 TEST(FindQuery, ComparesStatusInItsOwnTypeAndOrdersOldestFirst) {
   const std::string sql = find_query(prisma_table(), Claims::kIgnore, quote);
-  EXPECT_NE(sql.find("WHERE t.\"status\" = ANY ($1) AND GREATEST"), std::string::npos) << sql;
-  EXPECT_NE(sql.find("< $2 ORDER BY GREATEST"), std::string::npos) << sql;
+  EXPECT_NE(sql.find("WHERE t.\"status\" OPERATOR(pg_catalog.=) ANY ($1) AND GREATEST"),
+            std::string::npos)
+      << sql;
+  EXPECT_NE(sql.find("OPERATOR(pg_catalog.<) $2 ORDER BY GREATEST"), std::string::npos) << sql;
   EXPECT_NE(sql.find("FROM public.qualification_runs AS t"), std::string::npos);
   EXPECT_EQ(sql.find("UPDATE"), std::string::npos);
 }
@@ -116,7 +118,8 @@ TEST(RecoverQuery, LocksSkipsAndRechecksInTheUpdate) {
   EXPECT_NE(sql.find("SET \"status\" = $3, \"completedAt\" = $4"), std::string::npos) << sql;
   // The re-check: after the join, status and age are tested again.
   const auto join = sql.find(
-      "t.ctid = s.run_ctid AND t.tableoid = s.run_tableoid AND t.\"status\" = ANY ($1) AND "
+      "t.ctid OPERATOR(pg_catalog.=) s.run_ctid AND t.tableoid OPERATOR(pg_catalog.=) "
+      "s.run_tableoid AND t.\"status\" OPERATOR(pg_catalog.=) ANY ($1) AND "
       "GREATEST");
   EXPECT_NE(join, std::string::npos) << sql;
 }
@@ -147,7 +150,8 @@ TEST(Queries, UseTheQuoterForEveryIdentifier) {
 
 TEST(Reasons, PlainTimeoutKeepsTheIndexablePredicate) {
   const std::string sql = find_query(prisma_table(), Claims::kIgnore, quote);
-  EXPECT_NE(sql.find("= ANY ($1) AND GREATEST(t.\"createdAt\", t.\"updatedAt\") < $2"),
+  EXPECT_NE(sql.find("OPERATOR(pg_catalog.=) ANY ($1) AND GREATEST(t.\"createdAt\", "
+                     "t.\"updatedAt\") OPERATOR(pg_catalog.<) $2"),
             std::string::npos)
       << sql;
   EXPECT_EQ(sql.find("recovery.claims"), std::string::npos) << sql;
@@ -156,7 +160,8 @@ TEST(Reasons, PlainTimeoutKeepsTheIndexablePredicate) {
 
 TEST(Reasons, ClaimsMakeDeadOwnersStuckAndLiveOnesImmuneToTheTimeout) {
   const std::string sql = find_query(prisma_table(), Claims::kConsult, quote);
-  EXPECT_NE(sql.find("LEFT JOIN recovery.claims AS c ON c.run_table = $10"), std::string::npos)
+  EXPECT_NE(sql.find("LEFT JOIN recovery.claims AS c ON c.run_table OPERATOR(pg_catalog.=) $10"),
+            std::string::npos)
       << sql;
   EXPECT_NE(sql.find("NOT recovery.backend_alive(c.backend_pid, c.backend_start) THEN "
                      "'owner_gone'"),
@@ -170,7 +175,9 @@ TEST(Reasons, MaxRuntimeIsAHardLimitOnTheStartedColumn) {
   RunTable t = prisma_table();
   t.has_max_runtime = true;
   const std::string sql = find_query(t, Claims::kIgnore, quote);
-  EXPECT_NE(sql.find("WHEN t.\"createdAt\" < $6 THEN 'max_runtime'"), std::string::npos) << sql;
+  EXPECT_NE(sql.find("WHEN t.\"createdAt\" OPERATOR(pg_catalog.<) $6 THEN 'max_runtime'"),
+            std::string::npos)
+      << sql;
 }
 
 TEST(Actions, FailByDefault) {
@@ -184,13 +191,17 @@ TEST(Actions, CompleteWhenProgressReachedAPositiveTotal) {
   t.progress_column = "completed";
   t.total_column = "totalProspects";
   const std::string sql = recover_query(t, Claims::kIgnore, quote);
-  EXPECT_NE(sql.find("WHEN t.\"totalProspects\" > 0 AND t.\"completed\" >= "
+  EXPECT_NE(sql.find("WHEN t.\"totalProspects\" OPERATOR(pg_catalog.>) 0 AND t.\"completed\" "
+                     "OPERATOR(pg_catalog.>=) "
                      "t.\"totalProspects\" THEN 'complete'"),
             std::string::npos)
       << sql;
-  EXPECT_NE(sql.find("CASE s.action WHEN 'complete' THEN $7 ELSE $3 END"), std::string::npos)
+  EXPECT_NE(sql.find("CASE WHEN s.action OPERATOR(pg_catalog.=) 'complete' THEN $7 ELSE $3 END"),
+            std::string::npos)
       << sql;
-  EXPECT_NE(sql.find("WHEN 'complete' THEN 'progress_complete'"), std::string::npos) << sql;
+  EXPECT_NE(sql.find("OPERATOR(pg_catalog.=) 'complete' THEN 'progress_complete'"),
+            std::string::npos)
+      << sql;
 }
 
 TEST(Actions, RequeueCountsEveryAttemptAndTouchesActivity) {
@@ -198,13 +209,19 @@ TEST(Actions, RequeueCountsEveryAttemptAndTouchesActivity) {
   t.requeue = true;
   t.attempts_column = "attempts";
   const std::string sql = recover_query(t, Claims::kIgnore, quote);
-  EXPECT_NE(sql.find("WHEN COALESCE(t.\"attempts\", 0) + 1 < $9 THEN 'requeue'"), std::string::npos)
-      << sql;
-  EXPECT_NE(sql.find("\"attempts\" = COALESCE(t.\"attempts\", 0) + 1"), std::string::npos) << sql;
-  EXPECT_NE(sql.find("\"updatedAt\" = CASE WHEN s.action = 'requeue' THEN $11 ELSE"),
+  EXPECT_NE(sql.find("WHEN (COALESCE(t.\"attempts\", 0) OPERATOR(pg_catalog.+) 1) "
+                     "OPERATOR(pg_catalog.<) $9 THEN 'requeue'"),
             std::string::npos)
       << sql;
-  EXPECT_NE(sql.find("\"completedAt\" = CASE WHEN s.action = 'requeue' THEN t.\"completedAt\" "
+  EXPECT_NE(sql.find("\"attempts\" = COALESCE(t.\"attempts\", 0) OPERATOR(pg_catalog.+) 1"),
+            std::string::npos)
+      << sql;
+  EXPECT_NE(
+      sql.find("\"updatedAt\" = CASE WHEN s.action OPERATOR(pg_catalog.=) 'requeue' THEN $11 ELSE"),
+      std::string::npos)
+      << sql;
+  EXPECT_NE(sql.find("\"completedAt\" = CASE WHEN s.action OPERATOR(pg_catalog.=) 'requeue' THEN "
+                     "t.\"completedAt\" "
                      "ELSE $4 END"),
             std::string::npos)
       << sql;
@@ -218,7 +235,7 @@ TEST(Actions, RequeueCountsEveryAttemptAndTouchesActivity) {
 
 TEST(IndexStatement, PartialOnActiveStatusesKeyedByLastActivity) {
   auto literal = [](const std::string& v) { return "'" + v + "'"; };
-  EXPECT_EQ(index_statement(prisma_table(), "runs_recovery_idx", quote, literal),
+  EXPECT_EQ(index_statement(prisma_table(), "runs_recovery_idx", quote, literal, true),
             "CREATE INDEX IF NOT EXISTS \"runs_recovery_idx\" ON public.qualification_runs "
             "((GREATEST(\"createdAt\", \"updatedAt\"))) WHERE \"status\" IN ('PENDING', "
             "'PROCESSING')");

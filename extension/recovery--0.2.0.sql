@@ -1,0 +1,373 @@
+-- recovery 0.2.0: find and recover stuck application runs.
+\echo Use "CREATE EXTENSION recovery" to load this file. \quit
+
+-- CREATE EXTENSION uses a schema "recovery" that already exists. One owned
+-- by an ordinary role would let that role drop the extension, its audit
+-- trail and registrations later: refuse it.
+DO $$
+DECLARE
+    owner_name name;
+BEGIN
+    SELECT r.rolname INTO owner_name
+    FROM pg_catalog.pg_namespace n JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) n.nspowner
+    WHERE n.nspname OPERATOR(pg_catalog.=) 'recovery' AND NOT r.rolsuper
+      AND r.rolname OPERATOR(pg_catalog.<>) current_user;
+    IF FOUND THEN
+        RAISE EXCEPTION 'schema "recovery" is owned by role "%", not by a superuser', owner_name
+            USING ERRCODE = '42501',
+                  DETAIL = 'That role could drop the extension, its history and registrations.',
+                  HINT = 'ALTER SCHEMA recovery OWNER TO ' || pg_catalog.quote_ident(current_user)
+                         || '; or DROP SCHEMA recovery; then CREATE EXTENSION recovery again.';
+    END IF;
+END
+$$;
+
+-- Run tables registered with recovery.watch(). One row per table; the
+-- columns are stored resolved (detected names written out), so what runs is
+-- always visible here.
+CREATE TABLE recovery.watched_tables (
+    run_table        regclass    PRIMARY KEY,
+    table_name       text        NOT NULL,   -- name when registered, for messages after a drop
+    status_column    name        NOT NULL,
+    started_column   name        NOT NULL,
+    activity_column  name,
+    finished_column  name,
+    id_column        name        NOT NULL,
+    active_statuses  text[]      NOT NULL,
+    failed_status    text        NOT NULL,
+    max_runtime      interval,               -- hard limit, even for a live claimed run
+    progress_column  name,                   -- with total_column: finished work is completed, not failed
+    total_column     name,
+    completed_status text,
+    on_stuck         text        NOT NULL DEFAULT 'fail' CHECK (on_stuck IN ('fail', 'requeue')),
+    attempts_column  name,
+    max_attempts     integer,
+    requeue_status   text,
+    notify           boolean     NOT NULL DEFAULT true,  -- a NOTIFY recovery per recovered run
+    watched_by       name        NOT NULL DEFAULT current_user,
+    watched_at       timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE recovery.watched_tables IS 'Run tables recovery watches; change with recovery.watch() and recovery.unwatch()';
+
+-- Every recovery, written in the same transaction as the status change.
+CREATE TABLE recovery.history (
+    id               bigserial   PRIMARY KEY,
+    recovered_at     timestamptz NOT NULL DEFAULT now(),
+    run_table        text        NOT NULL,
+    run_id           text        NOT NULL,
+    previous_status  text        NOT NULL,
+    new_status       text        NOT NULL,
+    started_at       timestamptz,
+    last_activity_at timestamptz,
+    stuck_minutes    integer     NOT NULL,
+    reason           text        NOT NULL,   -- timeout, owner_gone, max_runtime, progress_complete, requeued, undo
+    action           text        NOT NULL,   -- fail, complete, requeue, undo
+    previous_values  jsonb,                  -- the other columns recovery overwrote, for undo
+    undo_of          bigint,                 -- for an undo: the history row it reverted
+    recovered_by     name        NOT NULL,
+    application_name text,
+    run_table_oid    oid                     -- who may see the row: roles that may read this table
+);
+CREATE INDEX history_recovered_at_idx ON recovery.history (recovered_at);
+CREATE INDEX history_run_idx ON recovery.history (run_table, run_id);
+COMMENT ON TABLE recovery.history IS 'Audit trail: one row per run recovery changed';
+
+-- Claims: which backend works on a run (recovery.claim). A claim whose
+-- backend is gone makes the run stuck at once. Not dumped: after a restore
+-- every claiming session is gone anyway.
+CREATE TABLE recovery.claims (
+    run_table     regclass    NOT NULL,
+    run_id        text        NOT NULL,
+    backend_pid   integer     NOT NULL,
+    backend_start timestamptz NOT NULL,
+    claimed_at    timestamptz NOT NULL DEFAULT now(),
+    claimed_by    name        NOT NULL,
+    PRIMARY KEY (run_table, run_id)
+);
+COMMENT ON TABLE recovery.claims IS 'Live ownership of runs by database sessions; written by recovery.claim()/release()';
+
+-- pg_dump keeps registrations and history (extension tables are skipped otherwise).
+SELECT pg_catalog.pg_extension_config_dump('recovery.watched_tables', '');
+SELECT pg_catalog.pg_extension_config_dump('recovery.history', '');
+SELECT pg_catalog.pg_extension_config_dump('recovery.history_id_seq', '');
+
+-- Only recovery's own functions write these (as the tables' owner). History
+-- and claims rows are visible only to roles that may read the run table
+-- (superusers see all); registrations to anyone.
+REVOKE ALL ON recovery.watched_tables, recovery.history, recovery.claims FROM PUBLIC;
+GRANT SELECT ON recovery.watched_tables, recovery.history, recovery.claims TO PUBLIC;
+GRANT USAGE ON SCHEMA recovery TO PUBLIC;
+ALTER TABLE recovery.history ENABLE ROW LEVEL SECURITY;
+CREATE POLICY readers_of_the_run_table ON recovery.history FOR SELECT TO PUBLIC
+    USING (pg_catalog.has_table_privilege(run_table_oid, 'SELECT'));
+ALTER TABLE recovery.claims ENABLE ROW LEVEL SECURITY;
+CREATE POLICY readers_of_the_run_table ON recovery.claims FOR SELECT TO PUBLIC
+    USING (pg_catalog.has_table_privilege(run_table::pg_catalog.oid, 'SELECT'));
+
+CREATE FUNCTION recovery.watch(
+    run_table       regclass,
+    status_column   name    DEFAULT 'status',
+    started_column  name    DEFAULT NULL,
+    activity_column name    DEFAULT NULL,
+    finished_column name    DEFAULT NULL,
+    id_column       name    DEFAULT NULL,
+    active_statuses text[]  DEFAULT '{PENDING,PROCESSING}',
+    failed_status   text    DEFAULT 'FAILED',
+    max_runtime      interval DEFAULT NULL,
+    progress_column  name     DEFAULT NULL,
+    total_column     name     DEFAULT NULL,
+    completed_status text     DEFAULT 'COMPLETED',
+    on_stuck         text     DEFAULT 'fail',
+    attempts_column  name     DEFAULT NULL,
+    max_attempts     integer  DEFAULT NULL,
+    requeue_status   text     DEFAULT 'PENDING',
+    create_index     boolean  DEFAULT false,
+    notify           boolean  DEFAULT true)
+RETURNS boolean
+LANGUAGE c VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'recovery_watch';
+COMMENT ON FUNCTION recovery.watch IS 'Register (or update) a run table; NULL columns are detected. True when newly watched.';
+
+CREATE FUNCTION recovery.index_advice(run_table regclass)
+RETURNS text
+LANGUAGE c VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'recovery_index_advice';
+COMMENT ON FUNCTION recovery.index_advice IS 'The CREATE INDEX statement that lets recovery read only active runs';
+
+CREATE FUNCTION recovery.unwatch(run_table regclass)
+RETURNS boolean
+LANGUAGE c VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'recovery_unwatch';
+COMMENT ON FUNCTION recovery.unwatch IS 'Stop watching a run table; false when it was not watched';
+
+CREATE FUNCTION recovery.find_stuck_runs(
+    timeout   interval DEFAULT '30 minutes',
+    run_table regclass DEFAULT NULL)
+RETURNS TABLE (
+    run_table        text,
+    run_id           text,
+    status           text,
+    started_at       timestamptz,
+    last_activity_at timestamptz,
+    stuck_minutes    integer,
+    reason           text,
+    run              jsonb,
+    action           text)
+LANGUAGE c VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'recovery_find_stuck_runs';
+COMMENT ON FUNCTION recovery.find_stuck_runs IS 'Stuck runs of every watched table (or one); changes nothing';
+
+CREATE FUNCTION recovery.recover_stuck_runs(
+    timeout   interval DEFAULT '30 minutes',
+    max_runs  integer  DEFAULT NULL,
+    run_table regclass DEFAULT NULL)
+RETURNS TABLE (
+    run_table       text,
+    run_id          text,
+    previous_status text,
+    new_status      text,
+    started_at      timestamptz,
+    stuck_minutes   integer,
+    reason          text,
+    recovered_at    timestamptz,
+    run             jsonb,
+    action          text)
+LANGUAGE c VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'recovery_recover_stuck_runs';
+COMMENT ON FUNCTION recovery.recover_stuck_runs IS 'Mark stuck runs failed, record history and NOTIFY recovery; one transaction';
+
+-- Every watched table in a subtransaction of its own: a table that fails is
+-- rolled back alone (WARNING, and its row says why); the others are kept.
+CREATE FUNCTION recovery.recover_each_table(
+    timeout  interval DEFAULT '30 minutes',
+    max_runs integer  DEFAULT NULL)
+RETURNS TABLE (
+    run_table text,
+    recovered bigint,
+    sqlstate  text,
+    error     text)
+LANGUAGE c VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'recovery_recover_each_table';
+COMMENT ON FUNCTION recovery.recover_each_table IS 'recover_stuck_runs for every watched table, each in its own subtransaction; one row per table';
+
+-- The seed's HTTP API bodies, so an app route is one raw query.
+CREATE FUNCTION recovery.stuck_runs_report(
+    timeout   interval DEFAULT '30 minutes',
+    run_table regclass DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT jsonb_build_object(
+        'success', true,
+        'count', count(*),
+        'runs', coalesce(jsonb_agg(f.run || jsonb_build_object('stuckFor', f.stuck_minutes)
+                                   ORDER BY f.last_activity_at, f.run_table, f.run_id), '[]'::jsonb))
+    FROM recovery.find_stuck_runs(stuck_runs_report.timeout, stuck_runs_report.run_table) AS f
+$$;
+COMMENT ON FUNCTION recovery.stuck_runs_report IS 'find_stuck_runs as the seed API body {success, count, runs[]}';
+
+CREATE FUNCTION recovery.recover_stuck_runs_report(
+    timeout   interval DEFAULT '30 minutes',
+    max_runs  integer  DEFAULT NULL,
+    run_table regclass DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT jsonb_build_object(
+        'success', true,
+        'message', format('Recovered %s stuck runs', count(*)),
+        'recovered', count(*),
+        'runs', coalesce(jsonb_agg(r.run || jsonb_build_object('stuckFor', r.stuck_minutes)
+                                   ORDER BY r.stuck_minutes DESC, r.run_table, r.run_id), '[]'::jsonb))
+    FROM recovery.recover_stuck_runs(recover_stuck_runs_report.timeout,
+                                     recover_stuck_runs_report.max_runs,
+                                     recover_stuck_runs_report.run_table) AS r
+$$;
+COMMENT ON FUNCTION recovery.recover_stuck_runs_report IS 'recover_stuck_runs as the seed API body {success, message, recovered, runs[]}';
+
+-- Claims: the app says which session works on a run; recovery knows for
+-- certain when that session is gone.
+CREATE FUNCTION recovery.claim(run_table regclass, run_id text)
+RETURNS boolean
+LANGUAGE c VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'recovery_claim';
+COMMENT ON FUNCTION recovery.claim IS 'This session owns the run until release (or the run finishes); if the session ends, the run is stuck at once';
+
+CREATE FUNCTION recovery.release(run_table regclass, run_id text)
+RETURNS boolean
+LANGUAGE c VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'recovery_release';
+COMMENT ON FUNCTION recovery.release IS 'End a claim; false when there was none';
+
+CREATE FUNCTION recovery.backend_alive(pid integer, backend_start timestamptz)
+RETURNS boolean
+LANGUAGE c VOLATILE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'recovery_backend_alive';
+COMMENT ON FUNCTION recovery.backend_alive IS 'Whether the server process pid, started at backend_start, still runs';
+
+CREATE FUNCTION recovery.undo(history_id bigint)
+RETURNS boolean
+LANGUAGE c VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'recovery_undo';
+COMMENT ON FUNCTION recovery.undo IS 'Put a wrongly recovered run back as it was, if nothing changed it since';
+
+-- The background worker (with shared_preload_libraries = 'recovery').
+CREATE FUNCTION recovery.worker_status()
+RETURNS TABLE (
+    database        text,
+    pid             integer,
+    state           text,
+    last_run_at     timestamptz,
+    last_recovered  bigint,
+    total_recovered bigint,
+    last_error      text)
+LANGUAGE c VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'recovery_worker_status';
+COMMENT ON FUNCTION recovery.worker_status IS 'One row per background worker: state, last cycle, counters, last error';
+
+CREATE FUNCTION recovery.run_worker_now(database name DEFAULT current_database())
+RETURNS boolean
+LANGUAGE c VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'recovery_run_worker_now';
+COMMENT ON FUNCTION recovery.run_worker_now IS 'Wake the worker of a database for an immediate cycle; false when none runs there';
+
+CREATE FUNCTION recovery.prune_history(older_than interval)
+RETURNS bigint
+LANGUAGE c VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'recovery_prune_history';
+COMMENT ON FUNCTION recovery.prune_history IS 'Delete history rows recovered more than older_than ago; returns how many';
+
+-- Administrative functions: not for every role (see README, Privileges).
+REVOKE EXECUTE ON FUNCTION recovery.run_worker_now(name), recovery.prune_history(interval) FROM PUBLIC;
+
+-- pg_cron: one job per database, named recovery:<database>. pg_cron may be
+-- installed after recovery, so it is only ever reached through EXECUTE.
+CREATE FUNCTION recovery.schedule(
+    cron_schedule text     DEFAULT '*/5 * * * *',
+    timeout       interval DEFAULT '30 minutes',
+    database      name     DEFAULT current_database())
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    job_name text := 'recovery:' || schedule.database;
+    command  text;
+    job_id   bigint;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_cron') THEN
+        RAISE EXCEPTION 'pg_cron is not installed in database "%"', current_database()
+            USING ERRCODE = '55000',
+                  HINT = 'Add pg_cron to shared_preload_libraries, CREATE EXTENSION pg_cron in the '
+                         'database named by cron.database_name, and call recovery.schedule() there. '
+                         'Or use the recovery background worker instead.';
+    END IF;
+    IF schedule.timeout IS NULL OR schedule.timeout <= interval '0' THEN
+        RAISE EXCEPTION 'timeout must be a positive interval' USING ERRCODE = '22023';
+    END IF;
+    IF schedule.database IS NULL OR schedule.cron_schedule IS NULL THEN
+        RAISE EXCEPTION 'cron_schedule and database must not be NULL' USING ERRCODE = '22004';
+    END IF;
+    -- pg_cron stores the job as SQL text: the timeout goes in as a quoted literal.
+    -- Table by table: one table that fails does not stop the others.
+    command := format('SELECT * FROM recovery.recover_each_table(%L::interval)', schedule.timeout);
+    IF schedule.database = current_database() THEN
+        EXECUTE 'SELECT cron.schedule($1, $2, $3)'
+            INTO job_id USING job_name, schedule.cron_schedule, command;
+    ELSE
+        EXECUTE 'SELECT cron.schedule_in_database($1, $2, $3, $4)'
+            INTO job_id USING job_name, schedule.cron_schedule, command, schedule.database::text;
+    END IF;
+    RETURN job_id;
+END
+$$;
+COMMENT ON FUNCTION recovery.schedule IS 'Create or update the pg_cron job recovery:<database> that recovers stuck runs';
+
+CREATE FUNCTION recovery.unschedule(database name DEFAULT current_database())
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    found boolean;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_cron') THEN
+        RAISE EXCEPTION 'pg_cron is not installed in database "%"', current_database()
+            USING ERRCODE = '55000',
+                  HINT = 'Call recovery.unschedule() in the database where pg_cron is installed.';
+    END IF;
+    EXECUTE 'SELECT EXISTS (SELECT 1 FROM cron.job WHERE jobname = $1 AND username = current_user)'
+        INTO found USING 'recovery:' || unschedule.database;
+    IF NOT found THEN
+        RETURN false;
+    END IF;
+    EXECUTE 'SELECT cron.unschedule($1)' INTO found USING 'recovery:' || unschedule.database;
+    RETURN found;
+END
+$$;
+COMMENT ON FUNCTION recovery.unschedule IS 'Remove the pg_cron job recovery:<database>; false when there was none';
+
+-- A dropped run table takes its claims with it.
+CREATE FUNCTION recovery.forget_dropped_claims()
+RETURNS event_trigger
+LANGUAGE c
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'recovery_forget_dropped_claims';
+COMMENT ON FUNCTION recovery.forget_dropped_claims IS 'Event trigger: drop the claims of dropped tables';
+CREATE EVENT TRIGGER recovery_forget_dropped_claims ON sql_drop
+    EXECUTE FUNCTION recovery.forget_dropped_claims();
