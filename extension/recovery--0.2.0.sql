@@ -43,9 +43,9 @@ CREATE TABLE recovery.watched_tables (
     attempts_column  name,
     max_attempts     integer,
     requeue_status   text,
-    notify           boolean     NOT NULL DEFAULT true,  -- a NOTIFY recovery per recovered run
     watched_by       name        NOT NULL DEFAULT current_user,
-    watched_at       timestamptz NOT NULL DEFAULT now()
+    watched_at       timestamptz NOT NULL DEFAULT now(),
+    notify           boolean     NOT NULL DEFAULT true   -- a NOTIFY recovery per recovered run
 );
 COMMENT ON TABLE recovery.watched_tables IS 'Run tables recovery watches; change with recovery.watch() and recovery.unwatch()';
 

@@ -43,6 +43,28 @@ $node->safe_psql('postgres', q{
   CREATE TRIGGER refuse BEFORE UPDATE ON a_refusing FOR EACH ROW EXECUTE FUNCTION refuse();
   SELECT recovery.watch('a_refusing', active_statuses => '{running}', failed_status => 'failed');
   INSERT INTO a_refusing VALUES (1, 'running', now() - interval '2 hours')});
+# And a hostile table: an ordinary role's trigger that records who runs it,
+# tries to become superuser and to leave a search_path behind.
+$node->safe_psql('postgres', q{
+  CREATE ROLE mallory;
+  CREATE SCHEMA mallory AUTHORIZATION mallory;
+  SET ROLE mallory;
+  CREATE TABLE mallory.seen (by_role name, superuser boolean, search_path text);
+  CREATE FUNCTION mallory.on_update() RETURNS trigger LANGUAGE plpgsql AS $$
+  BEGIN
+      INSERT INTO mallory.seen SELECT current_user, r.rolsuper, current_setting('search_path')
+      FROM pg_catalog.pg_roles AS r WHERE r.rolname = current_user;
+      PERFORM pg_catalog.set_config('search_path', 'mallory, pg_catalog', false);
+      BEGIN
+          EXECUTE 'ALTER ROLE mallory SUPERUSER';
+      EXCEPTION WHEN OTHERS THEN NULL;
+      END;
+      RETURN NEW;
+  END $$;
+  CREATE TABLE mallory.runs (id int PRIMARY KEY, status text NOT NULL, created_at timestamptz NOT NULL);
+  CREATE TRIGGER on_update BEFORE UPDATE ON mallory.runs FOR EACH ROW EXECUTE FUNCTION mallory.on_update();
+  SELECT recovery.watch('mallory.runs', active_statuses => '{running}', failed_status => 'failed');
+  INSERT INTO mallory.runs VALUES (1, 'running', now() - interval '2 hours');});
 $node->safe_psql('postgres', q{SELECT recovery.schedule('* * * * *', '30 minutes')});
 $node->safe_psql('postgres', q{INSERT INTO qualification_runs (id, "icpId", status, "createdAt")
   VALUES ('cron-run', 'icp1', 'PROCESSING', (now() AT TIME ZONE 'UTC') - interval '2 hours')});
@@ -66,6 +88,12 @@ is($node->safe_psql('postgres', q{SELECT status FROM a_refusing}), 'running',
 like(slurp_file($node->logfile),
 	qr/WARNING:  recovery: could not recover stuck runs of table public\.a_refusing: not now \(SQLSTATE P0001\)/,
 	'and the server log names it');
+is($node->safe_psql('postgres', q{SELECT status FROM mallory.runs}), 'failed', 'the job recovered mallory\'s table');
+is($node->safe_psql('postgres', q{SELECT string_agg(DISTINCT by_role || ' superuser=' || superuser || ' ' || search_path, '; ') FROM mallory.seen}),
+	'mallory superuser=false pg_catalog, pg_temp',
+	'the job (a superuser) ran mallory\'s trigger as mallory, with search_path pinned');
+is($node->safe_psql('postgres', q{SELECT rolsuper FROM pg_roles WHERE rolname = 'mallory'}), 'f',
+	'mallory is not superuser after the job');
 
 is($node->safe_psql('postgres', q{SELECT recovery.unschedule()}), 't', 'unschedule removes the job');
 is($node->safe_psql('postgres', q{SELECT recovery.unschedule()}), 'f', 'and says false when there is none');
