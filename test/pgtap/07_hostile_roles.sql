@@ -15,7 +15,7 @@
 -- inside this transaction, so the final ROLLBACK removes them. The worker,
 -- pg_cron and planning-time attacks are in test/tap/109_hostile_roles.pl.
 BEGIN;
-SELECT plan(63);
+SELECT plan(68);
 
 SET LOCAL client_min_messages = warning;
 CREATE ROLE pgtap07_mallory;
@@ -98,6 +98,20 @@ INSERT INTO mallory.runs VALUES (1, 'running', now() - interval '2 hours', NULL,
                                 (2, 'running', now() - interval '3 hours', NULL, 'red');
 SELECT ok(recovery.watch('mallory.runs', active_statuses => '{running}', failed_status => 'failed'),
           'mallory may watch its own table');
+-- A run id whose type is mallory's domain: its check records any run by
+-- another role (the test's own inserts, as mallory, are not recorded).
+CREATE FUNCTION mallory.check_rid(text) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+    IF current_user <> 'pgtap07_mallory' THEN
+        INSERT INTO mallory.seen VALUES ('id domain check', current_user, NULL);
+    END IF;
+    RETURN true;
+END $$;
+CREATE DOMAIN mallory.rid AS text CHECK (mallory.check_rid(VALUE));
+CREATE TABLE mallory.domain_ids (id mallory.rid PRIMARY KEY, status text NOT NULL, created_at timestamptz NOT NULL,
+                                 finished_at timestamptz);
+INSERT INTO mallory.domain_ids VALUES ('d1', 'running', now() - interval '2 hours', NULL);
+SELECT recovery.watch('mallory.domain_ids', active_statuses => '{running}', failed_status => 'failed') AS w \gset
 RESET ROLE;
 
 -- The test's own resets must not run mallory's code in this session.
@@ -149,6 +163,9 @@ SELECT is(recovery.release('mallory.runs', :'undone'), true, 'superuser: and rel
 SELECT set_eq($$SELECT * FROM pg_temp.settings()$$, $$SELECT * FROM settings_before$$,
               'superuser claim()/release(): every setting of the session is as before');
 
+UPDATE mallory.domain_ids SET status = 'running';
+SELECT is(recovery.claim('mallory.domain_ids', 'd1'), true, 'superuser: claim of a run whose id is mallory''s domain');
+SELECT is(recovery.release('mallory.domain_ids', 'd1'), true, 'superuser: and release');
 SELECT is((SELECT array_agg(DISTINCT what ORDER BY what) FROM mallory.seen),
           ARRAY['cast', 'domain check', 'trigger'],
           'mallory''s trigger, cast and domain check did run');
@@ -271,6 +288,17 @@ RESET ROLE;
 SET LOCAL ROLE pgtap07_app;
 SELECT is(recovery.release('app.runs', '1.5'), true, 'the table''s owner may end any claim of its table');
 RESET ROLE;
+
+-- citext ids: claimed and released whatever the case, through citext's own equality.
+CREATE SCHEMA ext;
+CREATE EXTENSION citext SCHEMA ext;
+CREATE TABLE app.ci_runs (id ext.citext PRIMARY KEY, status text NOT NULL, created_at timestamptz NOT NULL);
+INSERT INTO app.ci_runs VALUES ('AbC', 'running', now());
+SELECT recovery.watch('app.ci_runs', active_statuses => '{running}', failed_status => 'failed') AS w \gset
+SELECT is(recovery.claim('app.ci_runs', 'abc'), true, 'citext: claim(''abc'') finds AbC');
+SELECT is((SELECT run_id FROM recovery.claims WHERE run_table = 'app.ci_runs'::regclass), 'AbC',
+          'citext: the claim keys on the stored id');
+SELECT is(recovery.release('app.ci_runs', 'ABC'), true, 'citext: release(''ABC'') ends it');
 
 ------------------------------------------------------------------------------
 -- What others may see: history and claims of tables they may not read.
