@@ -1,10 +1,6 @@
 // SQL-facing entry points: argument reading and result shaping only. The
 // work is done by the registry and the engine.
 #include "bridge/backend.hpp"
-
-extern "C" {
-#include "commands/event_trigger.h"
-}
 #include "bridge/guard.hpp"
 #include "bridge/result_set.hpp"
 #include "bridge/spi.hpp"
@@ -14,6 +10,10 @@ extern "C" {
 #include "engine/indexing.hpp"
 #include "engine/undo.hpp"
 #include "registry/registry.hpp"
+
+extern "C" {
+#include "commands/event_trigger.h"
+}
 
 namespace {
 

@@ -50,7 +50,8 @@ uint64 find_in_table(const registry::Watched& table, const Clock& clock, const R
 // Recovers up to `limit` (nullopt: all) stuck runs of `table`, oldest first:
 // skips rows a live transaction has locked, re-checks status and age in the
 // UPDATE, writes one history row and one NOTIFY per run, all in the calling
-// transaction. Throws 42501 if the caller may not update the table and it has
+// transaction. The table's code runs as engine/access.hpp says. Throws 42501
+// if the caller may not read the table, or may not update it and it has
 // stuck runs. An empty `sink` says the rows are not wanted (the worker, a
 // per-table summary): the row as jsonb is then not computed. Needs SPI.
 uint64 recover_table(const registry::Watched& table, const Clock& clock, std::optional<int64> limit,
