@@ -83,7 +83,11 @@ LaunchPlan LauncherPlanner::plan(const std::vector<DatabaseEntry>& databases,
     names.insert(db.name);
     const bool listed = allowed(db.name);
     if (!listed || !db.connectable) {
-      if (running.count(db.oid) != 0) plan.stop.push_back(db.oid);
+      if (running.count(db.oid) != 0) {
+        plan.stop.emplace_back(db.oid,
+                               listed ? "ALTER DATABASE (a template, or connections not allowed)"
+                                      : "recovery.databases");
+      }
       memory_.erase(db.oid);
       if (listed && !only_.empty() && said_unconnectable_.insert(db.name).second) {
         plan.messages.push_back("database \"" + db.name +
@@ -130,7 +134,7 @@ LaunchPlan LauncherPlanner::plan(const std::vector<DatabaseEntry>& databases,
     if (m.extension != Extension::kPresent || m.parked) continue;
     m.parked = true;
     --used;
-    if (running.count((*it)->oid) != 0) plan.stop.push_back((*it)->oid);
+    if (running.count((*it)->oid) != 0) plan.stop.emplace_back((*it)->oid, "recovery.max_workers");
   }
 
   // Databases due for a start, best first: back after a pause, then parked,

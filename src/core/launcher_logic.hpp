@@ -13,6 +13,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace recovery::core {
@@ -35,8 +36,9 @@ struct DatabaseEntry {
 };
 
 struct LaunchPlan {
-  std::vector<uint32_t> start;        // databases to start a worker in, in this order
-  std::vector<uint32_t> stop;         // databases whose running worker should leave
+  std::vector<uint32_t> start;  // databases to start a worker in, in this order
+  // Databases whose running worker should leave, and why (what it says).
+  std::vector<std::pair<uint32_t, std::string>> stop;
   std::set<uint32_t> keep;            // databases whose worker slot (and counters) stays reserved
   std::vector<std::string> messages;  // LOG lines, each said once
   double next_due = -1;               // earliest time a waiting start becomes due (-1: none)

@@ -7,6 +7,12 @@ namespace {
 using namespace recovery::core;
 using Oids = std::vector<uint32_t>;
 
+Oids stopped(const LaunchPlan& plan) {
+  Oids oids;
+  for (const auto& [oid, reason] : plan.stop) oids.push_back(oid);
+  return oids;
+}
+
 constexpr double kRestart = 10;
 constexpr double kRecheck = 300;
 
@@ -108,7 +114,8 @@ TEST_F(Fixture, RecoveryDatabasesLimitsAndReloads) {
   planner.found_extension(16384);
   planner.configure({"other"}, 8);
   p = step(2);
-  EXPECT_EQ(p.stop, (Oids{16384})) << "no longer listed: its worker leaves";
+  EXPECT_EQ(stopped(p), (Oids{16384})) << "no longer listed: its worker leaves";
+  EXPECT_EQ(p.stop[0].second, "recovery.databases");
   EXPECT_EQ(p.start, (Oids{16385}));
   exit(16384, WorkerExit::kStopped, 3);
   EXPECT_TRUE(step(4).start.empty());
@@ -130,7 +137,7 @@ TEST_F(Fixture, ConnectionsDisallowedStopsTheWorker) {
   auto dbs = cluster();
   dbs[3].connectable = false;
   LaunchPlan p = step(1, dbs);
-  EXPECT_EQ(p.stop, (Oids{16384}));
+  EXPECT_EQ(stopped(p), (Oids{16384}));
   EXPECT_EQ(p.keep.count(16384), 0u);
   exit(16384, WorkerExit::kStopped, 2);
   EXPECT_TRUE(step(3, dbs).start.empty());
@@ -199,7 +206,8 @@ TEST_F(Fixture, LoweringMaxWorkersStopsTheNewestAndTheyWait) {
   for (uint32_t oid : {5u, 16384u, 16385u}) planner.found_extension(oid);
   planner.configure({}, 2);
   LaunchPlan p = step(1);
-  EXPECT_EQ(p.stop, (Oids{16385}));
+  EXPECT_EQ(stopped(p), (Oids{16385}));
+  EXPECT_EQ(p.stop[0].second, "recovery.max_workers");
   exit(16385, WorkerExit::kStopped, 2);
   p = step(3);
   EXPECT_TRUE(p.start.empty());
