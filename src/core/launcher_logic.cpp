@@ -46,7 +46,10 @@ void LauncherPlanner::exited(uint32_t oid, WorkerExit why, double now) {
   Memory& m = memory_[oid];
   switch (why) {
     case WorkerExit::kFailed:
-      m.not_before = now + restart_seconds_;
+      // A database that refuses the look itself (no CONNECT for
+      // recovery.worker_role, say) is not hammered: it waits like a recheck.
+      m.not_before =
+          now + (m.extension == Extension::kPresent ? restart_seconds_ : recheck_seconds_);
       break;
     case WorkerExit::kNoExtension:
       m.extension = Extension::kAbsent;

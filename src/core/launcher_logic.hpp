@@ -22,6 +22,7 @@ namespace recovery::core {
 enum class WorkerExit : int {
   kNone = 0,     // has not exited (or never said)
   kFailed,       // an error, SIGTERM, a connection refused: start again after a pause
+                 // (restart_seconds; recheck_seconds if the extension was not seen yet)
   kNoExtension,  // no recovery extension in its database: check again later
   kLeft,         // made way for DROP/RENAME/CREATE DATABASE … TEMPLATE: back once it is over
   kStopped,      // stopped by the launcher (recovery.databases, max_workers, connections)

@@ -91,6 +91,17 @@ TEST_F(Fixture, AFailedWorkerComesBackAfterAPauseOneThatLeftAtOnce) {
   EXPECT_EQ(step(5 + kRestart).start, (Oids{16384}));
 }
 
+TEST_F(Fixture, ALookThatFailsIsRetriedSlowly) {
+  planner.configure({}, 8);
+  step(0);
+  exit(5, WorkerExit::kFailed, 1);  // e.g. FATAL: permission denied for database
+  EXPECT_TRUE(step(1 + kRestart).start.empty());
+  EXPECT_EQ(step(1 + kRecheck).start, (Oids{5}));
+  planner.found_extension(5);
+  exit(5, WorkerExit::kFailed, 400);
+  EXPECT_EQ(step(400 + kRestart).start, (Oids{5})) << "with the extension: the short pause";
+}
+
 TEST_F(Fixture, NothingStartsInAHeldDatabase) {
   planner.configure({}, 8);
   step(0);
