@@ -35,7 +35,9 @@ sub timed
 	my ($ret, $stdout, $stderr) = $node->psql($db, $command);
 	my $took = time - $t0;
 	is($ret, 0, "$what succeeds while the worker runs") or diag($stderr);
-	cmp_ok($took, '<', 5, sprintf('%s: no wait for "being accessed by other users" (%.2f s)', $what, $took));
+	# (A command that waited for the worker would fail after 5 s with
+	# "being accessed by other users"; the bound leaves room for slow builds.)
+	cmp_ok($took, '<', 10, sprintf('%s: promptly (%.2f s)', $what, $took));
 	return;
 }
 my $stuck = q{INSERT INTO qualification_runs (id, "icpId", status, "createdAt")
