@@ -139,6 +139,9 @@ if wants server; then
   sock="$TREE/sock"
   mkdir -p "$sock" && chmod 777 "$sock"
   port=$(free_port)
+  # Paused workers for the SQL suites (as scripts/test.sh runs them); on for
+  # the worker cycle below (in postgresql.conf, so that ALTER SYSTEM wins).
+  echo "recovery.enabled = off" >>"$TREE/data/pg/postgresql.conf"
   as_server_user "${MEMCHECK[@]}" --trace-children=yes --log-file="$LOGS/server.valgrind.%p.log" \
     "$BINDIR/postgres" -D "$TREE/data/pg" -p "$port" -c listen_addresses= -c unix_socket_directories="$sock" \
     -c shared_preload_libraries=recovery -c recovery.naptime=1 >"$LOGS/server.log" 2>&1 &
@@ -153,6 +156,7 @@ if wants server; then
   psql -X -q -d pgtap_runs -c "CREATE EXTENSION pgtap" -c "CREATE EXTENSION recovery" >/dev/null
   pg_prove -d pgtap_runs test/pgtap/*.sql >>"$LOGS/server-sql.log" 2>&1 || fail "pgTAP under memcheck (see $LOGS/server-sql.log)"
   grep -E '^(Files|Result)' "$LOGS/server-sql.log" || true
+  psql -X -q -d postgres -c "ALTER SYSTEM SET recovery.enabled = on" -c "SELECT pg_reload_conf()" >/dev/null
   psql -X -q -d postgres -v runs=20 -v prefix=v -f test/fixtures/worker.sql >/dev/null
   for _ in $(seq 1 120); do
     [ "$(psql -X -Atq -d postgres -c "SELECT count(*) FROM qualification_runs WHERE status = 'FAILED'")" = 20 ] && break

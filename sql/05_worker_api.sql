@@ -1,8 +1,10 @@
 -- Worker status, wake-up, history pruning and the pg_cron helpers' errors.
--- (The test cluster preloads recovery; its worker watches database "postgres".)
-SELECT database, pid IS NOT NULL AS has_pid, state IN ('starting', 'idle', 'waiting_for_extension') AS state_ok
+-- (The test cluster preloads recovery with recovery.enabled = off: since
+-- CREATE EXTENSION in 01_install, the launcher runs a paused worker here.)
+SELECT database = current_database() AS here, pid IS NOT NULL AS has_pid,
+       state IN ('starting', 'disabled') AS state_ok
 FROM recovery.worker_status();
-SELECT recovery.run_worker_now('postgres') AS woken;
+SELECT recovery.run_worker_now() AS woken;
 SELECT recovery.run_worker_now('no_such_database') AS woken;
 SELECT * FROM test.try($$SELECT recovery.run_worker_now(NULL)$$);
 

@@ -1,15 +1,26 @@
 // The shared library's identity and load-time hook.
 #include "bridge/postgres.hpp"
+#include "engine/claims.hpp"
+#include "worker/hooks.hpp"
+#include "worker/launcher.hpp"
 #include "worker/settings.hpp"
-#include "worker/worker.hpp"
+#include "worker/shared_state.hpp"
 
 extern "C" {
+#include "miscadmin.h"
+
 PG_MODULE_MAGIC;
 void _PG_init(void);
 }
 
 void _PG_init(void) {
   recovery::settings::define();
-  // The worker and its shared memory exist only when preloaded.
-  if (process_shared_preload_libraries_in_progress) recovery::worker::register_workers();
+  // The launcher, its workers and their shared memory exist only when
+  // preloaded; never under pg_upgrade, whose restore a worker connecting to
+  // the new cluster's databases would break.
+  if (!process_shared_preload_libraries_in_progress || IsBinaryUpgrade) return;
+  recovery::shared::request();
+  recovery::claims::set_exit_listener(recovery::shared::report_exit);
+  recovery::worker::install_hooks();
+  recovery::worker::register_launcher();
 }

@@ -9,10 +9,12 @@
 
 using namespace recovery;
 
-// worker_status(): one row per worker slot, from shared memory.
+// worker_status(): one row per database with the extension that has a
+// worker slot (its worker running, or about to come back), from shared memory.
 RECOVERY_FUNCTION(recovery_worker_status) {
   pg::ResultSet result(fcinfo);
   for (const auto& slot : shared::snapshot()) {
+    if (slot.database_oid == InvalidOid || !slot.has_extension) continue;
     const std::string error = slot.last_error;
     Datum values[7] = {pg::text_datum(slot.database),
                        Int32GetDatum(slot.pid),

@@ -62,6 +62,10 @@ Datum run_entry(FunctionCallInfo fcinfo, FunctionBody body) {
     error = std::current_exception();
   }
   // Every C++ frame of the body has unwound; only plain data remains.
+  raise_error(std::move(error));
+}
+
+void raise_error(std::exception_ptr error) {
   Failure failure;
   ErrorData* pg_error = classify(error, &failure);
   error = nullptr;  // frees the exception object before PostgreSQL longjmps

@@ -75,6 +75,11 @@ auto guard(Fn&& fn) -> decltype(fn()) {
 using FunctionBody = Datum (*)(FunctionCallInfo);
 Datum run_entry(FunctionCallInfo fcinfo, FunctionBody body);
 
+// Raises a caught exception as a PostgreSQL ERROR, as run_entry() does: for
+// hooks that PostgreSQL's C code calls. Call it once the catch block has
+// ended; the caller's frame must own nothing else with a destructor.
+[[noreturn]] void raise_error(std::exception_ptr error);
+
 // A caught exception (a PostgreSQL error or a C++ one) as plain strings:
 // outlives the memory (a rolled-back subtransaction's) a PostgreSQL error was
 // copied into.

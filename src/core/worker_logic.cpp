@@ -12,8 +12,6 @@ const char* worker_state_name(WorkerState state) {
       return "idle";
     case WorkerState::kRunning:
       return "running";
-    case WorkerState::kWaitingForExtension:
-      return "waiting_for_extension";
     case WorkerState::kStandby:
       return "standby";
     case WorkerState::kDisabled:

@@ -16,7 +16,6 @@ enum class WorkerState : int {
   kStarting = 0,
   kIdle,
   kRunning,
-  kWaitingForExtension,
   kStandby,
   kDisabled,
 };

@@ -6,10 +6,8 @@
 #include "core/error.hpp"
 #include "core/run_table.hpp"
 #include "engine/access.hpp"
-#include "worker/shared_state.hpp"
 
 extern "C" {
-#include "commands/dbcommands.h"
 #include "pgstat.h"
 #include "storage/ipc.h"
 #include "utils/backend_status.h"
@@ -21,22 +19,18 @@ namespace {
 
 using core::op;
 
-// The worker slot of this backend's database, once this backend has claimed
-// a run; -1 before. Read by the exit callback.
-int g_worker_slot = -1;
+ExitListener g_listener = nullptr;
 bool g_exit_hook = false;
 
 // Called by PostgreSQL as this backend exits (C code: must not throw): tells
-// the database's worker, which recovers the claimed runs at once instead of
-// one naptime later.
+// the listener (the database's worker), which recovers the claimed runs at
+// once instead of one naptime later.
 void on_claimer_exit(int, Datum) {
-  if (g_worker_slot >= 0) shared::report_exit(g_worker_slot, MyProcPid);
+  if (g_listener != nullptr) g_listener(MyDatabaseId, MyProcPid);
 }
 
 void watch_own_exit() {
-  if (g_exit_hook) return;
-  const char* db = pg::guard([] { return get_database_name(MyDatabaseId); });
-  g_worker_slot = db != nullptr ? shared::slot_of(db) : -1;
+  if (g_exit_hook || g_listener == nullptr) return;
   pg::guard([] { before_shmem_exit(on_claimer_exit, 0); });
   g_exit_hook = true;
 }
@@ -85,6 +79,8 @@ std::optional<std::string> stored_id(const registry::Watched& w, const std::stri
 }
 
 }  // namespace
+
+void set_exit_listener(ExitListener listener) { g_listener = listener; }
 
 bool claim(Oid relid, const std::string& run_id) {
   const registry::Watched w = writable_table(relid, "claim");

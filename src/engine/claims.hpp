@@ -7,6 +7,12 @@
 
 namespace recovery::claims {
 
+// Told, as a backend that claimed runs exits, its database and pid. Runs in
+// a shmem-exit callback: must not throw, allocate or call PostgreSQL.
+using ExitListener = void (*)(Oid database, int pid) noexcept;
+// Set once at load time (the worker layer's shared::report_exit).
+void set_exit_listener(ExitListener listener);
+
 // Records that this backend owns run `run_id` of watched table `relid`.
 // False when the run does not exist or is not active. Needs SPI.
 bool claim(Oid relid, const std::string& run_id);

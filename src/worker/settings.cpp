@@ -11,6 +11,7 @@ namespace recovery::settings {
 char* databases = nullptr;
 char* worker_role = nullptr;
 bool enabled = true;
+int max_workers = 4;
 int naptime_seconds = 60;
 int timeout_minutes = 30;
 int batch_size = 1000;
@@ -21,14 +22,16 @@ int statement_timeout_ms = 60 * 1000;
 void define() {
   // _PG_init runs before any C++ could throw; these calls only ereport on
   // programming errors, at load time.
-  // PostgreSQL refuses (FATAL) a postmaster-level setting defined after
-  // startup, i.e. when the library is loaded without being preloaded.
-  if (process_shared_preload_libraries_in_progress) {
-    DefineCustomStringVariable(
-        "recovery.databases", "Databases in which the recovery background worker runs.",
-        "Comma-separated list; one worker per database. Needs a server restart.", &databases,
-        "postgres", PGC_POSTMASTER, 0, nullptr, nullptr, nullptr);
-  }
+  DefineCustomStringVariable(
+      "recovery.databases", "Databases the recovery launcher may start workers in.",
+      "Comma-separated list; empty means every database that has the extension. Templates and "
+      "databases that do not allow connections are never used.",
+      &databases, "", PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+  DefineCustomIntVariable(
+      "recovery.max_workers", "Most recovery workers (one per database) that run at once.",
+      "Databases beyond it wait for a free worker. Each worker is a background worker process: "
+      "max_worker_processes must leave room for them and for the launcher.",
+      &max_workers, 4, 1, 1024, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
   DefineCustomStringVariable(
       "recovery.worker_role", "Role the recovery background worker connects as.",
       "Empty means the bootstrap superuser. A non-superuser role (with LOGIN) recovers only "

@@ -4,7 +4,8 @@
 
 namespace recovery::settings {
 
-extern char* databases;                // recovery.databases (postmaster start)
+extern char* databases;                // recovery.databases (empty: every database)
+extern int max_workers;                // recovery.max_workers
 extern char* worker_role;              // recovery.worker_role
 extern bool enabled;                   // recovery.enabled
 extern int naptime_seconds;            // recovery.naptime

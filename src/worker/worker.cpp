@@ -24,23 +24,23 @@ extern "C" {
 #include "tcop/tcopprot.h"
 #include "utils/backend_status.h"
 #include "utils/guc.h"
+#include "utils/memutils.h"
 #include "utils/wait_event.h"
 
-PGDLLEXPORT void recovery_worker_main(Datum index);
+PGDLLEXPORT void recovery_worker_main(Datum slot);
 }
 
 namespace recovery::worker {
 
 namespace {
 
+using core::WorkerExit;
 using core::WorkerState;
 
-// Seconds before the postmaster restarts a worker that exited (role change,
-// a database that does not exist yet, a crash).
-constexpr int kRestartSeconds = 10;
 constexpr int64 kPruneBatch = 1000;
 
 int g_slot = -1;
+Oid g_database_oid = InvalidOid;
 std::string* g_database = nullptr;
 std::string* g_role = nullptr;
 // Problems already logged: a broken table or a failing recovery is logged
@@ -51,12 +51,27 @@ void set_state(WorkerState state) {
   shared::update(g_slot, [&](shared::WorkerSlot& s) { s.state = state; });
 }
 
-void clear_slot(int, Datum) {
-  shared::update(g_slot, [](shared::WorkerSlot& s) {
-    s.pid = 0;
-    s.latch = nullptr;
-    s.state = WorkerState::kStarting;
-  });
+void detach(int, Datum) { shared::detach(g_slot, MyProcPid); }
+
+// Exits, telling the launcher why (it decides whether and when to come back).
+[[noreturn]] void exit_as(WorkerExit why) {
+  shared::set_exit(g_slot, why);
+  proc_exit(0);
+}
+
+bool leave_requested() {
+  WorkerExit as = WorkerExit::kLeft;
+  std::string reason;
+  return shared::asked_to_leave(g_slot, &as, &reason);
+}
+
+// Leaves when asked to: a DDL command on this database, or the launcher.
+void leave_if_asked() {
+  WorkerExit as = WorkerExit::kLeft;
+  std::string reason;
+  if (!shared::asked_to_leave(g_slot, &as, &reason)) return;
+  pg::report(LOG, "recovery worker: leaving database \"" + *g_database + "\" for " + reason);
+  exit_as(as);
 }
 
 // Runs `body` in a transaction of its own. A failure is logged (with its
@@ -83,9 +98,12 @@ bool in_transaction(const std::string& what, Fn&& body) {
   } catch (...) {
     failure = std::current_exception();
   }
+  // Asked to leave, the worker may have been interrupted (a cancel): that is
+  // no problem of `what`, and it says nothing.
+  const bool leaving = leave_requested();
   // The same failure again: recorded in the slot, logged at DEBUG1 only.
   const std::string message = pg::describe(failure).message;
-  const int level = g_problems->report(what, message) ? LOG : DEBUG1;
+  const int level = !leaving && g_problems->report(what, message) ? LOG : DEBUG1;
   pg::report_exception(failure, level, ("recovery worker: " + what).c_str());
   failure = nullptr;
   // As PostgreSQL's own error recovery does: abort with interrupts held.
@@ -94,6 +112,7 @@ bool in_transaction(const std::string& what, Fn&& body) {
     AbortCurrentTransaction();
     RESUME_INTERRUPTS();
   });
+  if (leaving) return false;
   const std::string error = what + ": " + message;
   shared::update(g_slot, [&](shared::WorkerSlot& s) {
     strlcpy(s.last_error, error.c_str(), sizeof(s.last_error));
@@ -101,12 +120,28 @@ bool in_transaction(const std::string& what, Fn&& body) {
   return false;
 }
 
-bool extension_ready() {
-  bool ready = false;
-  in_transaction("checking for the extension", [&] {
-    ready = pg::guard([] { return OidIsValid(get_extension_oid("recovery", true)); });
+// Whether the extension exists here; nullopt when that could not be read.
+std::optional<bool> extension_exists() {
+  bool exists = false;
+  const bool read = in_transaction("checking for the extension", [&] {
+    exists = pg::guard([] { return OidIsValid(get_extension_oid("recovery", true)); });
   });
-  return ready;
+  if (!read) return std::nullopt;
+  return exists;
+}
+
+// A database without the extension is no place for a worker: it exits (the
+// launcher looks again later, or at once after CREATE EXTENSION).
+void exit_unless_extension(bool had_it) {
+  const std::optional<bool> exists = extension_exists();
+  if (!exists.has_value() || *exists) return;
+  if (had_it) {
+    pg::report(LOG, "recovery worker: the extension is gone from database \"" + *g_database +
+                        "\": the worker stops");
+  } else {
+    pg::report(DEBUG1, "recovery worker: no extension in database \"" + *g_database + "\"");
+  }
+  exit_as(WorkerExit::kNoExtension);
 }
 
 struct TableRef {
@@ -175,7 +210,7 @@ uint64 recover_table(const TableRef& ref) {
     });
     total += done;
     first = false;
-    if (!ok || done < static_cast<uint64>(batch)) break;
+    if (!ok || done < static_cast<uint64>(batch) || leave_requested()) break;
     pg::guard([] { CHECK_FOR_INTERRUPTS(); });
   }
   return total;
@@ -192,16 +227,13 @@ void prune_history() {
 }
 
 void run_cycle() {
+  exit_unless_extension(true);
   if (!settings::enabled) {
     set_state(WorkerState::kDisabled);
     return;
   }
   if (pg::guard([] { return RecoveryInProgress(); })) {
     set_state(WorkerState::kStandby);  // read-only: nothing to do until promoted
-    return;
-  }
-  if (!extension_ready()) {
-    set_state(WorkerState::kWaitingForExtension);
     return;
   }
   set_state(WorkerState::kRunning);
@@ -212,6 +244,7 @@ void run_cycle() {
   std::vector<std::pair<std::string, uint64_t>> per_table;
   uint64 total = 0;
   for (const auto& ref : watched_tables()) {
+    if (leave_requested()) break;
     const uint64 done = recover_table(ref);
     per_table.emplace_back(ref.name, done);
     total += done;
@@ -235,9 +268,9 @@ void reload_settings() {
   ConfigReloadPending = false;
   pg::guard([] { ProcessConfigFile(PGC_SIGHUP); });
   if (*g_role != (settings::worker_role != nullptr ? settings::worker_role : "")) {
-    // A connection's role is fixed: exit, and the postmaster restarts us as the new one.
+    // A connection's role is fixed: exit, and the launcher starts us again as the new one.
     pg::report(LOG, "recovery worker: recovery.worker_role changed, restarting");
-    proc_exit(1);
+    exit_as(WorkerExit::kRestart);
   }
 }
 
@@ -256,6 +289,7 @@ void await_exited_claimers() {
       if (pg::guard([&] { return BackendPidGetProc(pid) != nullptr; })) any_alive = true;
     }
     if (!any_alive && (!overflow || poll >= 50)) break;  // overflow: 100 ms
+    if (leave_requested()) break;
     pg::guard([] {
       pg_usleep(kPollMicros);
       CHECK_FOR_INTERRUPTS();
@@ -265,10 +299,13 @@ void await_exited_claimers() {
 
 void main_loop() {
   for (;;) {
+    leave_if_asked();
     pg::guard([] { CHECK_FOR_INTERRUPTS(); });
     if (ConfigReloadPending) reload_settings();
     await_exited_claimers();
+    leave_if_asked();
     run_cycle();
+    leave_if_asked();
     const long naptime_ms = static_cast<long>(settings::naptime_seconds) * 1000L;
     pg::guard([&] {
       (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, naptime_ms,
@@ -280,54 +317,59 @@ void main_loop() {
 
 }  // namespace
 
-void register_workers() {
-  const std::vector<std::string> databases =
-      core::parse_database_list(settings::databases != nullptr ? settings::databases : "");
-  shared::request(databases);
-  for (size_t i = 0; i < databases.size(); ++i) {
-    BackgroundWorker worker{};
-    worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-    // Started on a hot standby too, so worker_status() shows it waiting there;
-    // it writes nothing until promotion.
-    worker.bgw_start_time = BgWorkerStart_ConsistentState;
-    worker.bgw_restart_time = kRestartSeconds;
-    strlcpy(worker.bgw_library_name, "recovery", sizeof(worker.bgw_library_name));
-    strlcpy(worker.bgw_function_name, "recovery_worker_main", sizeof(worker.bgw_function_name));
-    snprintf(worker.bgw_name, sizeof(worker.bgw_name), "recovery worker for database %s",
-             databases[i].c_str());
-    strlcpy(worker.bgw_type, "recovery worker", sizeof(worker.bgw_type));
-    strlcpy(worker.bgw_extra, databases[i].c_str(), sizeof(worker.bgw_extra));
-    worker.bgw_main_arg = Int32GetDatum(static_cast<int32>(i));
-    RegisterBackgroundWorker(&worker);
-  }
+bool start_worker(int slot, uint32 generation, const char* database,
+                  BackgroundWorkerHandle** handle) {
+  BackgroundWorker worker{};
+  worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+  // Started on a hot standby too, so worker_status() shows it waiting there;
+  // it writes nothing until promotion.
+  worker.bgw_start_time = BgWorkerStart_ConsistentState;
+  worker.bgw_restart_time = BGW_NEVER_RESTART;  // the launcher decides
+  strlcpy(worker.bgw_library_name, "recovery", sizeof(worker.bgw_library_name));
+  strlcpy(worker.bgw_function_name, "recovery_worker_main", sizeof(worker.bgw_function_name));
+  snprintf(worker.bgw_name, sizeof(worker.bgw_name), "recovery worker for database %s", database);
+  strlcpy(worker.bgw_type, "recovery worker", sizeof(worker.bgw_type));
+  static_assert(sizeof(generation) <= BGW_EXTRALEN);
+  memcpy(worker.bgw_extra, &generation, sizeof(generation));
+  worker.bgw_main_arg = Int32GetDatum(static_cast<int32>(slot));
+  worker.bgw_notify_pid = MyProcPid;  // the launcher hears of its start and exit
+  // The handle outlives any transaction.
+  return pg::guard([&] {
+    const MemoryContext previous = MemoryContextSwitchTo(TopMemoryContext);
+    const bool registered = RegisterDynamicBackgroundWorker(&worker, handle);
+    MemoryContextSwitchTo(previous);
+    return registered;
+  });
 }
 
 }  // namespace recovery::worker
 
 using namespace recovery;
 
-void recovery_worker_main(Datum index) {
+void recovery_worker_main(Datum slot) {
   // Nothing here may throw into PostgreSQL: the whole body is guarded, and
-  // an unexpected exception ends the worker (the postmaster restarts it).
+  // an unexpected exception ends the worker (the launcher starts it again).
   std::exception_ptr failure;
   try {
-    worker::g_slot = DatumGetInt32(index);
-    worker::g_database = new std::string(MyBgworkerEntry->bgw_extra);
-    worker::g_role = new std::string(settings::worker_role != nullptr ? settings::worker_role : "");
-    worker::g_problems = new core::ProblemLog();
     pqsignal(SIGHUP, SignalHandlerForConfigReload);
     pqsignal(SIGTERM, die);
     BackgroundWorkerUnblockSignals();
 
-    Latch* latch = MyLatch;
-    const pid_t pid = MyProcPid;
-    shared::update(worker::g_slot, [&](shared::WorkerSlot& s) {
-      s.pid = pid;
-      s.latch = latch;
-      s.state = core::WorkerState::kStarting;
-    });
-    pg::guard([] { before_shmem_exit(worker::clear_slot, 0); });
+    uint32 generation = 0;
+    memcpy(&generation, MyBgworkerEntry->bgw_extra, sizeof(generation));
+    char name[NAMEDATALEN] = "";
+    Oid database = InvalidOid;
+    const int index = DatumGetInt32(slot);
+    // A registration that outlived its launch (the launcher restarted) ends here.
+    if (!shared::attach(index, generation, MyProcPid, MyLatch, &database, name)) proc_exit(0);
+    worker::g_slot = index;
+    worker::g_database_oid = database;
+    worker::g_database = new std::string(name);
+    worker::g_role = new std::string(settings::worker_role != nullptr ? settings::worker_role : "");
+    worker::g_problems = new core::ProblemLog();
+    pg::guard([] { before_shmem_exit(worker::detach, 0); });
 
+    worker::leave_if_asked();
     const std::string& role = *worker::g_role;
     pg::guard([&] {
       BackgroundWorkerInitializeConnection(worker::g_database->c_str(),
@@ -336,9 +378,22 @@ void recovery_worker_main(Datum index) {
       SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
       SetConfigOption("application_name", "recovery worker", PGC_USERSET, PGC_S_SESSION);
     });
+    // Renamed, and another database took the name: the launcher looks again.
+    if (MyDatabaseId != worker::g_database_oid) worker::exit_as(core::WorkerExit::kStopped);
+    // Connected, this worker now counts for DROP DATABASE: a command that
+    // asked before it got here finds it gone.
+    worker::leave_if_asked();
+    worker::exit_unless_extension(false);
+    shared::update(worker::g_slot, [](shared::WorkerSlot& s) { s.has_extension = true; });
+    pg::report(LOG, "recovery worker: started in database \"" + *worker::g_database + "\"");
     worker::main_loop();
   } catch (...) {
     failure = std::current_exception();
+  }
+  // Asked to leave, an interrupted wait or statement is no failure.
+  if (worker::g_slot >= 0 && worker::leave_requested()) {
+    failure = nullptr;
+    worker::leave_if_asked();
   }
   pg::report_exception(failure, LOG);
   failure = nullptr;

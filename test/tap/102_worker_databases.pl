@@ -1,5 +1,8 @@
-# One worker per database in recovery.databases; a database without the
-# extension is waited for quietly and picked up after CREATE EXTENSION.
+# recovery.databases limits the launcher to the databases it names (quoted
+# names keep capitals and spaces): one worker per listed database that has
+# the extension, none in a listed database without it (quietly, and picked
+# up after CREATE EXTENSION without a restart), none in a database that is
+# not listed, and no error for a listed database that does not exist.
 use strict;
 use warnings;
 use FindBin;
@@ -13,15 +16,16 @@ my $node = PostgreSQL::Test::Cluster->new('databases');
 $node->init;
 $node->append_conf('postgresql.conf', q{
 shared_preload_libraries = 'recovery'
-recovery.databases = 'app_one, "App Two", later'
+recovery.databases = 'app_one, "App Two", later, not_created'
 recovery.naptime = 1
 });
 $node->start;
-$node->safe_psql('postgres', q{CREATE DATABASE app_one; CREATE DATABASE "App Two"; CREATE DATABASE later});
+$node->safe_psql('postgres',
+	q{CREATE DATABASE app_one; CREATE DATABASE "App Two"; CREATE DATABASE later; CREATE DATABASE unlisted});
 my $stuck = q{INSERT INTO qualification_runs (id, "icpId", status, "createdAt")
   VALUES ('%s', 'icp1', 'PROCESSING', (now() AT TIME ZONE 'UTC') - interval '2 hours')};
 
-for my $db ('app_one', 'App Two') {
+for my $db ('app_one', 'App Two', 'unlisted') {
 	watch_seed($node, $db);
 	$node->safe_psql($db, sprintf($stuck, "run-in-$db"));
 }
@@ -30,20 +34,30 @@ for my $db ('app_one', 'App Two') {
 		"the worker of \"$db\" recovers its run");
 	is($node->safe_psql($db, q{SELECT count(*) FROM recovery.history}), '1', "history in \"$db\" only has its own run");
 }
-is($node->safe_psql('postgres', q{SELECT string_agg(database || ':' || (pid > 0), ',' ORDER BY database)
-  FROM recovery.worker_status()}), 'App Two:true,app_one:true,later:true', 'one worker per database')
-  if $node->safe_psql('postgres', q{SELECT count(*) FROM pg_extension WHERE extname = 'recovery'}) eq '1';
-# worker_status() is callable wherever the extension exists.
-wait_for($node, 'app_one', q{SELECT state = 'waiting_for_extension' FROM recovery.worker_status() WHERE database = 'later'},
-	'a database without the extension is waited for');
-ok(!$node->log_contains('ERROR.*recovery|recovery.*ERROR'), 'quietly: no errors logged');
+my $workers = q{SELECT string_agg(datname || ':' || n, ',' ORDER BY datname) FROM (SELECT datname, count(*) AS n
+  FROM pg_stat_activity WHERE backend_type = 'recovery worker' GROUP BY datname) s};
+is($node->safe_psql('postgres', $workers), 'App Two:1,app_one:1', 'one worker per listed database with the extension');
+is($node->safe_psql('app_one', q{SELECT string_agg(database || ':' || (pid > 0), ',' ORDER BY database)
+  FROM recovery.worker_status()}), 'App Two:true,app_one:true', 'worker_status() lists them');
+sleep 2;
+is($node->safe_psql('unlisted', q{SELECT status FROM qualification_runs WHERE id = 'run-in-unlisted'}), 'PROCESSING',
+	'no worker in a database that is not listed');
+ok($node->log_contains('recovery launcher: database "not_created" in recovery.databases does not exist'),
+	'a listed database that does not exist is said');
+ok(!$node->log_contains('ERROR|FATAL'), 'quietly: no errors logged, no FATAL for it or for "later"');
 
 watch_seed($node, 'later');
 $node->safe_psql('later', sprintf($stuck, 'late-run'));
 wait_for($node, 'later', q{SELECT status = 'FAILED' FROM qualification_runs WHERE id = 'late-run'},
-	'CREATE EXTENSION is picked up without a restart');
+	'CREATE EXTENSION in a listed database is picked up without a restart');
 wait_for($node, 'later', q{SELECT state = 'idle' FROM recovery.worker_status() WHERE database = 'later'},
-	'and the worker is idle again');
+	'and its worker is idle again');
+
+# Created later, a listed database gets its worker without a restart too.
+$node->safe_psql('postgres', 'CREATE DATABASE not_created');
+watch_seed($node, 'not_created');
+wait_for($node, 'postgres', q{SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'recovery worker'
+  AND datname = 'not_created'}, 'a listed database created later gets its worker');
 
 $node->stop;
 done_testing();

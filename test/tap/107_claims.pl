@@ -14,7 +14,7 @@ use RecoveryTap;
 # naptime 60 s: anything faster than that is the exit notice at work.
 my $node = worker_node('claims', conf => "recovery.naptime = 60\n");
 watch_seed($node, 'postgres');
-$node->safe_psql('postgres', q{SELECT recovery.run_worker_now()});    # past waiting_for_extension
+$node->safe_psql('postgres', q{SELECT recovery.run_worker_now()});    # a first cycle with the table watched
 wait_for($node, 'postgres', q{SELECT state = 'idle' FROM recovery.worker_status()}, 'worker idle');
 
 sub new_run

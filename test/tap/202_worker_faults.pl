@@ -7,7 +7,8 @@
 # the other tables in the same cycles, does not crash or restart, changes
 # nothing in the broken table, and picks the table up again once it is fixed.
 # Then: a table locked by a long transaction (and dropped by it), and the
-# extension dropped and created again under the running worker.
+# extension dropped under the running worker (which stops) and created again
+# (a worker is back).
 use strict;
 use warnings;
 use FindBin;
@@ -221,10 +222,12 @@ sql('DROP EXTENSION recovery');
 add_stuck('r6', 'qualification_runs');
 sleep 3;
 is(status_of('qualification_runs', 'r6'), 'PROCESSING', 'without the extension the worker changes nothing');
-is(sql(q{SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'recovery worker'}), '1',
-	'the worker is still there');
+is(sql(q{SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'recovery worker'}), '0',
+	'the worker has stopped');
+like(substr(slurp_file($node->logfile), $offset),
+	qr/recovery worker: the extension is gone from database "postgres": the worker stops/, 'saying why');
 unlike(substr(slurp_file($node->logfile), $offset), qr/ERROR|FATAL|PANIC|terminated/,
-	'and logs no error while it waits');
+	'and logging no error');
 sql(q{CREATE EXTENSION recovery; SELECT recovery.watch('qualification_runs')});
 wait_for($node, 'postgres', q{SELECT status = 'FAILED' FROM qualification_runs WHERE id = 'r6'},
 	'created again, the worker recovers at once');

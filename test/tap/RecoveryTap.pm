@@ -18,10 +18,9 @@ our @EXPORT = qw(app_node worker_node setup_app watch_seed add_runs wait_for
 
 # A started node whose postgresql.conf preloads recovery (or $opts{preload}),
 # plus any extra configuration lines. init options go through $opts{init}.
-# The tests call recovery themselves, in database "app": recovery's own
-# background worker (recovery.enabled, recovery.databases, default database
-# postgres) is switched off so that it cannot race them. Builds without the
-# worker take the line as an unused placeholder.
+# The tests call recovery themselves: recovery's own background workers (the
+# launcher starts one in every database with the extension) are paused with
+# recovery.enabled = off so that they cannot race them.
 sub app_node
 {
 	my ($name, %opts) = @_;

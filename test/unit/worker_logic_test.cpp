@@ -22,7 +22,7 @@ TEST(ParseDatabaseList, QuotedNamesKeepSpacesCommasAndQuotes) {
 TEST(WorkerStateName, MatchesTheDocumentedStates) {
   EXPECT_STREQ(worker_state_name(WorkerState::kIdle), "idle");
   EXPECT_STREQ(worker_state_name(WorkerState::kRunning), "running");
-  EXPECT_STREQ(worker_state_name(WorkerState::kWaitingForExtension), "waiting_for_extension");
+  EXPECT_STREQ(worker_state_name(WorkerState::kStarting), "starting");
   EXPECT_STREQ(worker_state_name(WorkerState::kStandby), "standby");
   EXPECT_STREQ(worker_state_name(WorkerState::kDisabled), "disabled");
 }
