@@ -134,7 +134,7 @@ bool has_column_privilege(Oid relid, AttrNumber attnum, AclMode mode) {
 }
 
 bool owns_relation(Oid relid) {
-  return guard([&] { return pg_class_ownercheck(relid, GetUserId()); });
+  return guard([&] { return compat::relation_ownercheck(relid, GetUserId()); });
 }
 
 bool current_user_is_superuser() {
