@@ -28,13 +28,18 @@ pg_bindir() {
 # one build: 15 builds in the work tree itself (as a plain `make` does), any
 # other major in a copy of the sources under build/pgN, so the two never mix
 # objects. pg_regress writes its results (regression.diffs) there too.
+# RECOVERY_PG_BINDIR and RECOVERY_BUILD_DIR override both: another
+# installation of that major, e.g. a private tree (scripts/private-tree.sh)
+# whose recovery is built in its own copy of the sources.
 PATH_WITHOUT_PG=$PATH
 use_major() {
   PG_MAJOR=$1
-  PG_BINDIR=$(pg_bindir "$PG_MAJOR")
+  PG_BINDIR=${RECOVERY_PG_BINDIR:-$(pg_bindir "$PG_MAJOR")}
   PG_CONFIG="$PG_BINDIR/pg_config"
   export PG_MAJOR PG_CONFIG PATH="$PG_BINDIR:$PATH_WITHOUT_PG"
-  if [ "$PG_MAJOR" = 15 ]; then BUILD_DIR="$ROOT"; else BUILD_DIR="$ROOT/build/pg$PG_MAJOR"; fi
+  if [ -n "${RECOVERY_BUILD_DIR:-}" ]; then BUILD_DIR=$RECOVERY_BUILD_DIR
+  elif [ "$PG_MAJOR" = 15 ]; then BUILD_DIR="$ROOT"
+  else BUILD_DIR="$ROOT/build/pg$PG_MAJOR"; fi
 }
 use_major "$PG_MAJOR"
 
@@ -81,36 +86,40 @@ build_and_install() {
 }
 
 # Runs a command against a throwaway cluster of PG_MAJOR on a free port, with
-# PGHOST, PGPORT, PGUSER, PGDATABASE and PG_CONFIG set, like pg_virtualenv:
+# PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE and PG_CONFIG set, as
+# pg_virtualenv does:
 #   with_cluster [-o guc=value]... command [args...]
-# A Debian-packaged major uses pg_virtualenv itself (-v PG_MAJOR, -t, password
-# authentication over localhost); another (18) gets an initdb'ed cluster in a
-# temporary directory owned by the server user, reached over its private Unix
-# socket with trust authentication (no TCP), removed afterwards.
+# A Debian-packaged major uses pg_virtualenv itself (-v PG_MAJOR -t); another
+# installation (18, a private tree) gets the same set-up by hand: initdb as the
+# server user in a temporary directory, a random password, scram-sha-256 over
+# localhost (where PGHOST points) and peer on its private Unix socket,
+# fsync off; removed afterwards.
 with_cluster() {
-  local opts=() port
+  local opts=() port o
   while [ "${1:-}" = -o ]; do opts+=("$2"); shift 2; done
   port=$(free_port)
   if [[ $PG_BINDIR == /usr/lib/postgresql/* ]]; then
     local pgv_opts=()
-    local o
     for o in "${opts[@]+"${opts[@]}"}"; do pgv_opts+=(-o "$o"); done
     pg_virtualenv -v "$PG_MAJOR" -t -c "-p $port" "${pgv_opts[@]+"${pgv_opts[@]}"}" "$@"
     return
   fi
-  local dir user="" status=0
+  local dir user="" status=0 password
   dir=$(mktemp -d "${TMPDIR:-/tmp}/recovery-pg$PG_MAJOR.XXXXXX")
-  if [ "$(id -u)" -eq 0 ]; then user=postgres; chown "$user:" "$dir"; fi
+  password=$(head -c 32 /dev/urandom | md5sum | cut -c1-20)
+  echo "$password" >"$dir/pwfile"
+  if [ "$(id -u)" -eq 0 ]; then user=postgres; chown -R "$user:" "$dir"; fi
   chmod 700 "$dir"
   as_server() { (cd / && if [ -n "$user" ]; then runuser -u "$user" -- "$@"; else "$@"; fi); }
-  if ! as_server "$PG_BINDIR/initdb" -D "$dir/data" -U postgres -A trust --no-sync --no-instructions >"$dir/initdb.log" 2>&1; then
+  if ! as_server "$PG_BINDIR/initdb" -D "$dir/data" -U postgres --pwfile="$dir/pwfile" \
+      --auth-local=peer --auth-host=scram-sha-256 --no-sync --no-instructions >"$dir/initdb.log" 2>&1; then
     cat "$dir/initdb.log" >&2
     rm -rf "$dir"
     return 1
   fi
   {
     echo "port = $port"
-    echo "listen_addresses = ''"
+    echo "listen_addresses = 'localhost'"
     echo "unix_socket_directories = '$dir'"
     echo "fsync = off"
     for o in "${opts[@]+"${opts[@]}"}"; do echo "${o%%=*} = '${o#*=}'"; done
@@ -121,8 +130,9 @@ with_cluster() {
     return 1
   fi
   (
-    unset PGHOSTADDR PGSERVICE PGPASSWORD PGSYSCONFDIR
-    export PGHOST="$dir" PGPORT="$port" PGUSER=postgres PGDATABASE=postgres PG_CONFIG PGVERSION="$PG_MAJOR"
+    unset PGHOSTADDR PGSERVICE PGSYSCONFDIR
+    export PGHOST=localhost PGPORT="$port" PGUSER=postgres PGPASSWORD="$password" PGDATABASE=postgres \
+      PG_CONFIG PGVERSION="$PG_MAJOR"
     "$@"
   ) || status=$?
   if [ "$status" -ne 0 ]; then
