@@ -43,6 +43,8 @@ die() {
   echo "" >&2
   exit 1
 }
+# The prefix is replaced whole on each new install: only a directory of its own.
+[[ $PREFIX == /?*/$MAJOR ]] || die "RECOVERY_PG18_PREFIX must be an absolute directory ending in /$MAJOR, not '$PREFIX'"
 
 if [ "$(id -u)" -ne 0 ]; then
   command -v sudo >/dev/null || die "needs root (apt-get, installing into $PREFIX)"
