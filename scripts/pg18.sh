@@ -22,7 +22,12 @@
 # /etc/apt/sources.list.d/recovery-sid-src.sources with the URI of the
 # machine's own entry for bookworm (no host name is written by this script),
 # and only that file is updated (apt-get update of the other lists is left
-# alone). pg_cron is not built: its source is not available here.
+# alone). A download that fails stops the script with an ERROR and a non-zero
+# status, with one exception: when only the Debian part of pgtap (.dsc,
+# .debian.tar) is missing from the mirror but its upstream .orig tarball was
+# fetched and matches the signed index, pgTAP is built from that tarball,
+# with a WARNING (Debian's patches to pgtap, if any, are then not applied).
+# pg_cron is not built: its source is not available here.
 set -euo pipefail
 
 MAJOR=18
