@@ -1,7 +1,9 @@
 # PGXS build of the recovery extension (C++17).
 #   make && make install      build and install into the PostgreSQL found by pg_config
+#   make PG_CONFIG=/path/to/pg_config install    ... into another one (README, Install)
 #   make installcheck         pg_regress against a running server (see scripts/test.sh)
 #   make demo / make test     the README's two commands: everything, from a fresh machine
+#   make test PG_MAJOR=18     the test suites of one PostgreSQL major (15 or 18) alone
 
 EXTENSION  = recovery
 MODULE_big = recovery
@@ -37,6 +39,17 @@ include $(PGXS)
 # Header dependencies (PGXS tracks none without --enable-depend).
 -include $(OBJS:.o=.d)
 EXTRA_CLEAN += $(OBJS:.o=.d)
+
+# PGXS compiles next to the sources, so a tree holds objects for one
+# PostgreSQL at a time: the stamp names the one they were compiled for, and a
+# build for another (PG_CONFIG) recompiles every object instead of linking
+# the old ones into a module that the other server refuses to load.
+BUILT_FOR = .built-for-postgresql
+ifneq ($(VERSION) $(bindir),$(shell cat $(BUILT_FOR) 2>/dev/null))
+$(shell echo '$(VERSION) $(bindir)' >$(BUILT_FOR))
+endif
+$(OBJS): $(BUILT_FOR)
+EXTRA_CLEAN += $(BUILT_FOR)
 
 .PHONY: demo test deps dist
 deps:

@@ -3,8 +3,9 @@
 # `prove -v`, like scripts/tap-suite.sh (same handling of root: as root, the
 # tests run as user "postgres" from a copy in a temporary directory), plus:
 #   - the directory is an argument: test/soak (scripts/soak-suite.sh) or test/tap;
-#   - RECOVERY_PG_BINDIR runs them against another PostgreSQL installation,
-#     e.g. a private tree with a sanitized recovery (scripts/private-tree.sh);
+#   - PG_MAJOR (lib.sh) picks the major, 15 by default; RECOVERY_PG_BINDIR
+#     runs them against another PostgreSQL installation, e.g. a private tree
+#     with a sanitized recovery (scripts/private-tree.sh);
 #   - RECOVERY_SOAK_* settings reach the tests (see test/soak/201_soak.pl);
 #   - RECOVERY_TAP_KEEP_LOGS=DIR keeps the tests' and servers' logs there,
 #     pass or fail (scripts/sanitize.sh searches them).
@@ -34,10 +35,10 @@ LOG_KEEP="$ROOT/build/$SUITE-logs"
 fail() { echo "cluster-tests: $*" >&2; exit 2; }
 [[ $SECONDS_OF_LOAD =~ ^[1-9][0-9]*$ ]] || fail "RECOVERY_SOAK_SECONDS must be a positive number of seconds"
 [ -f "$PERL_LIB/PostgreSQL/Test/Cluster.pm" ] ||
-  fail "PostgreSQL::Test::Cluster not found in $PERL_LIB (install postgresql-server-dev-15)"
+  fail "PostgreSQL::Test::Cluster not found in $PERL_LIB (install postgresql-server-dev-$PG_MAJOR, or for 18 run scripts/pg18.sh)"
 [ -f "$SHAREDIR/extension/recovery.control" ] ||
   fail "extension recovery is not installed in $SHAREDIR (run make && make install)"
-command -v pgbench >/dev/null || fail "pgbench not found (postgresql-contrib / postgresql-15)"
+command -v pgbench >/dev/null || fail "pgbench not found (postgresql-contrib / postgresql-$PG_MAJOR)"
 perl -MIPC::Run -e 1 2>/dev/null || fail "IPC::Run is missing (apt-get install libipc-run-perl)"
 
 tests=()
@@ -82,6 +83,10 @@ env_vars=(
   "PERL5LIB=$PERL_LIB:$WORK/t"
   "PG_REGRESS=$PG_REGRESS_BIN"
   "TESTDIR=$WORK"
+  # Where PostgreSQL::Test::Utils puts data directories and logs: 15 derives
+  # them from TESTDIR, 16 on reads these (else ./tmp_check and ./log).
+  "TESTDATADIR=$WORK/tmp_check"
+  "TESTLOGDIR=$WORK/tmp_check/log"
   "TMPDIR=$WORK"
   "HOME=$WORK"
   "PG_TEST_TIMEOUT_DEFAULT=${PG_TEST_TIMEOUT_DEFAULT:-60}"
@@ -104,7 +109,7 @@ notes_filter() {
 }
 run_prove() {
   if [ "$(id -u)" -eq 0 ]; then
-    id "$RUN_AS" >/dev/null 2>&1 || fail "user $RUN_AS does not exist (apt-get install postgresql-15)"
+    id "$RUN_AS" >/dev/null 2>&1 || fail "user $RUN_AS does not exist (apt-get install postgresql-common)"
     chown -R "$RUN_AS:" "$WORK"
     chmod 700 "$WORK"
     echo "cluster-tests: running as root; tests run as user $RUN_AS in $WORK"

@@ -31,9 +31,8 @@ echo "==> tsc --noEmit"
 
 # 4. One cluster for every test file; each file makes its own database in it.
 #    Deliberately not preloaded: apps call the SQL API without the worker.
-port=$(free_port)
-echo "==> node --test in a throwaway cluster on port $port"
-pg_virtualenv -t -c "-p $port" \
+echo "==> node --test in a throwaway cluster"
+with_cluster \
   bash -c 'cd "$1" && node --import tsx --test test/*.test.ts "$2"/test/cli/*.test.mjs' \
   node-suite "$APP" "$ROOT" || status=$?
 exit "$status"

@@ -21,6 +21,7 @@
 # <tree>/sanitizer/ and copied to build/sanitize-logs/reports/; UBSan's go to
 # the server logs, which are kept in build/sanitize-logs/ and searched, for
 # crashes too. RECOVERY_SANITIZE_KEEP=1 keeps the tree.
+PG_MAJOR=15 # the private tree is a copy of Debian's PostgreSQL 15 (scripts/private-tree.sh)
 source "$(dirname "$0")/lib.sh"
 source "$ROOT/scripts/private-tree.sh"
 

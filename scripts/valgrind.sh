@@ -22,6 +22,7 @@
 # suppresses a false positive of glibc's loader (seen when JIT loads
 # llvmjit.so). Exit status non-zero when there are any. Logs:
 # build/valgrind-logs/.
+PG_MAJOR=15 # the private tree is a copy of Debian's PostgreSQL 15 (scripts/private-tree.sh)
 source "$(dirname "$0")/lib.sh"
 source "$ROOT/scripts/private-tree.sh"
 

@@ -173,7 +173,7 @@ bool has_column_privilege(Oid relid, AttrNumber attnum, AclMode mode) {
 }
 
 bool owns_relation(Oid relid) {
-  return guard([&] { return pg_class_ownercheck(relid, GetUserId()); });
+  return guard([&] { return compat::relation_ownercheck(relid, GetUserId()); });
 }
 
 bool has_privileges_of(Oid role) {

@@ -30,3 +30,5 @@ extern "C" {
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 }
+
+#include "bridge/compat.hpp"  // the differences between PostgreSQL majors

@@ -144,7 +144,7 @@ bool backend_alive(int32 pid, TimestampTz started) {
     // The backend status table, as of this transaction's first look.
     const int count = pgstat_fetch_stat_numbackends();
     for (int i = 1; i <= count; ++i) {
-      LocalPgBackendStatus* entry = pgstat_fetch_stat_local_beentry(i);
+      LocalPgBackendStatus* entry = compat::local_backend_status(i);
       if (entry != nullptr && entry->backendStatus.st_procpid == pid) {
         return entry->backendStatus.st_proc_start_timestamp == started;
       }

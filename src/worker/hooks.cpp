@@ -76,7 +76,7 @@ void make_way(const char* database, const char* command) {
   if (database == nullptr || !shared::available()) return;
   const Oid oid = pg::guard([&] { return get_database_oid(database, true); });
   if (!OidIsValid(oid) || oid == MyDatabaseId) return;
-  if (!pg::guard([&] { return pg_database_ownercheck(oid, GetUserId()); })) return;
+  if (!pg::guard([&] { return compat::database_ownercheck(oid, GetUserId()); })) return;
   g_holding = true;
   if (!shared::hold(oid, MyProcPid, command)) {
     pg::guard([&] {

@@ -38,13 +38,32 @@ for my $ext (sort keys %{ $meta->{provides} }) {
 	like($p->{version}, $semver, "provides.$ext.version is a semantic version");
 	ok(!defined $p->{docfile} || -f "$root/$p->{docfile}", "provides.$ext.docfile exists");
 }
+# A prereq is a version, or a version range: comma-separated comparisons
+# ("0" for any version), spec section "Version Ranges".
+my $semver_bare = qr/\d+\.\d+\.\d+(?:-[0-9A-Za-z-]+)?/;
+my $range = qr/^(?:0|(?:(?:==|!=|<=|>=|<|>)\s*)?$semver_bare)(?:\s*,\s*(?:==|!=|<=|>=|<|>)\s*$semver_bare)*$/;
 if (my $prereqs = $meta->{prereqs}) {
 	for my $phase (keys %$prereqs) {
 		ok($phase =~ /^(configure|build|test|runtime|develop)$/, "prereqs phase $phase is known");
 		for my $rel (keys %{ $prereqs->{$phase} }) {
 			ok($rel =~ /^(requires|recommends|suggests|conflicts)$/, "prereqs.$phase.$rel is known");
+			for my $dep (sort keys %{ $prereqs->{$phase}{$rel} }) {
+				like($prereqs->{$phase}{$rel}{$dep}, $range, "prereqs.$phase.$rel.$dep is a version or a version range");
+			}
 		}
 	}
+}
+
+# The PostgreSQL requirement claims only the majors make test tests
+# (TESTED_MAJORS in scripts/lib.sh): from the oldest, below the one after
+# the newest.
+my ($tested) = slurp("$root/scripts/lib.sh") =~ /^TESTED_MAJORS=\(([\d ]+)\)/m;
+my @majors = sort { $a <=> $b } split ' ', ($tested // '');
+ok(@majors, 'scripts/lib.sh names the tested majors (TESTED_MAJORS)');
+if (@majors) {
+	is($meta->{prereqs}{runtime}{requires}{PostgreSQL},
+		">= $majors[0].0.0, < " . ($majors[-1] + 1) . '.0.0',
+		"prereqs.runtime.requires.PostgreSQL spans the tested majors (@majors)");
 }
 ok(!$meta->{tags} || ref $meta->{tags} eq 'ARRAY', 'tags is a list');
 

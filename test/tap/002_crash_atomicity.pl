@@ -117,7 +117,8 @@ sub quit_quietly
 		'1000', '(a) the call is mid-way: 999 runs updated, the 1000th waiting');
 	my $log_offset = -s $node->logfile;
 	is(kill('KILL', $pid), 1, "(a) SIGKILL sent to backend $pid");
-	$node->wait_for_log(qr/server process \(PID $pid\) was terminated by signal 9/,
+	# 15 names the backend "server process", 18 by its type, "client backend".
+	$node->wait_for_log(qr/(?:server process|client backend) \(PID $pid\) was terminated by signal 9/,
 		$log_offset);
 	$node->wait_for_log(qr/all server processes terminated; reinitializing/, $log_offset);
 	pass('(a) the postmaster reset every backend after the crash');

@@ -24,6 +24,8 @@ use Test::More;
 use Time::HiRes qw(usleep time);
 use RecoveryTap;
 
+require_extension('pg_cron');
+
 my %nodes;
 for my $mode ('bgw', 'libpq')
 {

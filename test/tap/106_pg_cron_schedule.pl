@@ -9,6 +9,8 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use RecoveryTap;
 
+require_extension('pg_cron');
+
 my $node = worker_node('cron', preload => 'pg_cron,recovery', conf => q{
 recovery.enabled = off
 cron.database_name = 'postgres'

@@ -14,7 +14,22 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 
 our @EXPORT = qw(app_node worker_node setup_app watch_seed add_runs wait_for
-  parse_notifications agreement_mismatches sqlstate_of);
+  parse_notifications agreement_mismatches sqlstate_of require_extension);
+
+# Skips the whole test file (plan skip_all: TAP reports it as skipped, with
+# the reason) when the PostgreSQL under test (pg_config on PATH) does not
+# have extension $ext installed: pg_cron is packaged for Debian's 15
+# (postgresql-15-cron) but not built for 18 (scripts/pg18.sh). Call it before
+# any test.
+sub require_extension
+{
+	my ($ext) = @_;
+	chomp(my $sharedir = `pg_config --sharedir`);
+	chomp(my $version = `pg_config --version`);
+	return if $sharedir ne '' && -f "$sharedir/extension/$ext.control";
+	plan skip_all => "$ext is not installed for $version";
+	return;
+}
 
 # A started node whose postgresql.conf preloads recovery (or $opts{preload}),
 # plus any extra configuration lines. init options go through $opts{init}.
