@@ -371,3 +371,13 @@ AS 'MODULE_PATHNAME', 'recovery_forget_dropped_claims';
 COMMENT ON FUNCTION recovery.forget_dropped_claims IS 'Event trigger: drop the claims of dropped tables';
 CREATE EVENT TRIGGER recovery_forget_dropped_claims ON sql_drop
     EXECUTE FUNCTION recovery.forget_dropped_claims();
+
+-- The options of recovery.watch() as recovery's own field table describes
+-- them (one row per argument after run_table; stored: a column of
+-- recovery.watched_tables of the same name).
+CREATE FUNCTION recovery.registration_options()
+RETURNS TABLE (name text, type text, stored boolean)
+LANGUAGE c STABLE
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'recovery_registration_options';
+COMMENT ON FUNCTION recovery.registration_options IS 'The options of recovery.watch(), in argument order, and whether each is stored in recovery.watched_tables';

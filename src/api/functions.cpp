@@ -74,30 +74,36 @@ RECOVERY_FUNCTION(recovery_watch) {
   if (PG_ARGISNULL(0)) {
     throw Error(sqlstate::kNullValueNotAllowed, "run_table must not be NULL");
   }
-  registry::WatchArgs args;
-  args.relid = PG_GETARG_OID(0);
-  args.status_column = name_arg(fcinfo, 1);
-  args.started_column = name_arg(fcinfo, 2);
-  args.activity_column = name_arg(fcinfo, 3);
-  args.finished_column = name_arg(fcinfo, 4);
-  args.id_column = name_arg(fcinfo, 5);
-  if (!PG_ARGISNULL(6)) args.active_statuses = pg::text_array_elements(PG_GETARG_DATUM(6));
-  args.failed_status = text_arg(fcinfo, 7);
-  if (!PG_ARGISNULL(8)) args.max_runtime = *PG_GETARG_INTERVAL_P(8);
-  args.progress_column = name_arg(fcinfo, 9);
-  args.total_column = name_arg(fcinfo, 10);
-  args.completed_status = text_arg(fcinfo, 11);
-  args.on_stuck = text_arg(fcinfo, 12);
-  args.attempts_column = name_arg(fcinfo, 13);
-  if (!PG_ARGISNULL(14)) args.max_attempts = PG_GETARG_INT32(14);
-  args.requeue_status = text_arg(fcinfo, 15);
-  const bool make_index = !PG_ARGISNULL(16) && PG_GETARG_BOOL(16);
-  if (PG_ARGISNULL(17)) throw Error(sqlstate::kNullValueNotAllowed, "notify must not be NULL");
-  args.notify = PG_GETARG_BOOL(17);
+  // watch()'s arguments after run_table, in the field table's order.
+  registry::Options args;
+  int n = 1;
+  for (const registry::Field& f : registry::kFields) {
+    const int arg = n++;
+    if (PG_ARGISNULL(arg)) continue;
+    std::visit(
+        [&](auto member) {
+          using Value = typename std::remove_reference_t<decltype(args.*member)>::value_type;
+          if constexpr (std::is_same_v<Value, std::string>) {
+            args.*member =
+                f.type == registry::SqlType::kName ? name_arg(fcinfo, arg) : text_arg(fcinfo, arg);
+          } else if constexpr (std::is_same_v<Value, Interval>) {
+            args.*member = *PG_GETARG_INTERVAL_P(arg);
+          } else if constexpr (std::is_same_v<Value, int32>) {
+            args.*member = PG_GETARG_INT32(arg);
+          } else if constexpr (std::is_same_v<Value, bool>) {
+            args.*member = PG_GETARG_BOOL(arg);
+          } else {
+            args.*member = pg::text_array_elements(PG_GETARG_DATUM(arg));
+          }
+        },
+        f.member);
+  }
+  const Oid relid = PG_GETARG_OID(0);
+  const bool make_index = args.create_index.value_or(false);
 
   pg::SpiConnection spi;
-  const bool inserted = registry::watch(args);
-  const auto watched = registry::load_one(args.relid);
+  const bool inserted = registry::watch(relid, args);
+  const auto watched = registry::load_one(relid);
   if (!watched) throw Error(sqlstate::kInternalError, "recovery: the new registration is unusable");
   const registry::Watched& table = *watched;
   if (make_index) {
@@ -256,4 +262,16 @@ RECOVERY_FUNCTION(recovery_forget_dropped_claims) {
   claims::forget_dropped_tables();
   spi.finish();
   PG_RETURN_NULL();
+}
+
+// registration_options(): the field table (registry/options.hpp).
+RECOVERY_FUNCTION(recovery_registration_options) {
+  pg::ResultSet result(fcinfo);
+  for (const registry::Field& f : registry::kFields) {
+    Datum values[3] = {pg::text_datum(f.name), pg::text_datum(registry::sql_type_name(f.type)),
+                       BoolGetDatum(f.stored)};
+    bool nulls[3] = {false, false, false};
+    result.put(values, nulls);
+  }
+  return static_cast<Datum>(0);
 }

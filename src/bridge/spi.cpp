@@ -210,6 +210,28 @@ bool bool_value(uint64 row, int column) {
   return !is_null && DatumGetBool(datum);
 }
 
+std::optional<bool> optional_bool_value(uint64 row, int column) {
+  bool is_null = false;
+  const Datum datum = value(row, column, &is_null);
+  if (is_null) return std::nullopt;
+  return DatumGetBool(datum);
+}
+
+bool is_null(uint64 row, int column) {
+  bool null = false;
+  (void)value(row, column, &null);
+  return null;
+}
+
+int column_index(const char* name) {
+  const int column = guard([&] { return SPI_fnumber(SPI_tuptable->tupdesc, name); });
+  if (column <= 0) {
+    throw Error(sqlstate::kInternalError,
+                std::string("recovery: no column \"") + name + "\" in the statement's result");
+  }
+  return column;
+}
+
 Oid oid_value(uint64 row, int column) {
   bool is_null = false;
   const Datum datum = value(row, column, &is_null);

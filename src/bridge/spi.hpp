@@ -88,6 +88,11 @@ std::vector<std::optional<std::string>> text_array_value(uint64 row, int column)
 std::vector<std::optional<std::string>> text_array_elements(Datum array);
 Oid oid_value(uint64 row, int column);
 bool bool_value(uint64 row, int column);  // NULL reads as false
+std::optional<bool> optional_bool_value(uint64 row, int column);
+bool is_null(uint64 row, int column);
+// The 1-based number of SPI_tuptable's column `name` (an internal error if
+// the statement has none).
+int column_index(const char* name);
 std::optional<int32> optional_int32_value(uint64 row, int column);
 std::optional<Interval> interval_value(uint64 row, int column);
 }  // namespace recovery::pg

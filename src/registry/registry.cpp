@@ -9,6 +9,24 @@
 
 namespace recovery::registry {
 
+const char* sql_type_name(SqlType type) {
+  switch (type) {
+    case SqlType::kName:
+      return "name";
+    case SqlType::kText:
+      return "text";
+    case SqlType::kTextArray:
+      return "text[]";
+    case SqlType::kInterval:
+      return "interval";
+    case SqlType::kInteger:
+      return "integer";
+    case SqlType::kBoolean:
+      return "boolean";
+  }
+  return "text";
+}
+
 namespace {
 
 using core::TimeKind;
@@ -33,6 +51,38 @@ struct Registration {
   std::string requeue_status = "PENDING";
   bool notify = true;
 };
+
+std::vector<std::string> required(const std::vector<std::optional<std::string>>& values) {
+  std::vector<std::string> result;
+  result.reserve(values.size());
+  for (const auto& v : values) result.push_back(v.value_or(""));
+  return result;
+}
+
+// A stored registration (every column named, options normalized by watch())
+// as typed values, with the defaults of options stored as NULL.
+Registration registration_of(Oid relid, const Options& o) {
+  Registration reg;
+  reg.relid = relid;
+  reg.status_column = o.status_column.value_or("");
+  reg.started_column = o.started_column.value_or("");
+  reg.activity_column = o.activity_column;
+  reg.finished_column = o.finished_column;
+  reg.id_column = o.id_column.value_or("");
+  reg.active_statuses =
+      required(o.active_statuses.value_or(std::vector<std::optional<std::string>>{}));
+  reg.failed_status = o.failed_status.value_or("");
+  reg.max_runtime = o.max_runtime;
+  reg.progress_column = o.progress_column;
+  reg.total_column = o.total_column;
+  reg.completed_status = o.completed_status.value_or("COMPLETED");
+  reg.requeue = o.on_stuck.value_or("fail") == "requeue";
+  reg.attempts_column = o.attempts_column;
+  reg.max_attempts = o.max_attempts.value_or(0);
+  reg.requeue_status = o.requeue_status.value_or("PENDING");
+  reg.notify = o.notify.value_or(true);
+  return reg;
+}
 
 std::string quoted(const std::string& name) { return "\"" + name + "\""; }
 
@@ -238,21 +288,67 @@ Watched resolve(const Registration& reg) {
   return w;
 }
 
-std::vector<std::string> required(const std::vector<std::optional<std::string>>& values) {
-  std::vector<std::string> result;
-  result.reserve(values.size());
-  for (const auto& v : values) result.push_back(v.value_or(""));
-  return result;
+// SELECT of every stored option, each under its own name.
+std::string load_sql() {
+  std::string sql = "SELECT run_table::pg_catalog.oid AS run_table, table_name";
+  for (const Field& f : kFields) {
+    if (!f.stored) continue;
+    const std::string column = pg::quote_ident(f.name);
+    sql += ", " + column + (f.type == SqlType::kName ? "::pg_catalog.text AS " + column : "");
+  }
+  return sql + " FROM recovery.watched_tables";
 }
 
-const char* const kLoadSql =
-    "SELECT run_table::pg_catalog.oid, table_name, status_column::pg_catalog.text, "
-    "started_column::pg_catalog.text, activity_column::pg_catalog.text, "
-    "finished_column::pg_catalog.text, id_column::pg_catalog.text, active_statuses, "
-    "failed_status, max_runtime, progress_column::pg_catalog.text, "
-    "total_column::pg_catalog.text, completed_status, on_stuck, "
-    "attempts_column::pg_catalog.text, max_attempts, requeue_status, notify "
-    "FROM recovery.watched_tables";
+// Row `row` of SPI_tuptable (a load_sql() row) as Options.
+Options options_of(uint64 row) {
+  Options o;
+  for (const Field& f : kFields) {
+    if (!f.stored) continue;
+    const int column = pg::column_index(f.name);
+    std::visit(
+        [&](auto member) {
+          using Value = typename std::remove_reference_t<decltype(o.*member)>::value_type;
+          if constexpr (std::is_same_v<Value, std::string>) {
+            o.*member = pg::optional_text_value(row, column);
+          } else if constexpr (std::is_same_v<Value, Interval>) {
+            o.*member = pg::interval_value(row, column);
+          } else if constexpr (std::is_same_v<Value, int32>) {
+            o.*member = pg::optional_int32_value(row, column);
+          } else if constexpr (std::is_same_v<Value, bool>) {
+            o.*member = pg::optional_bool_value(row, column);
+          } else {
+            if (!pg::is_null(row, column)) o.*member = pg::text_array_value(row, column);
+          }
+        },
+        f.member);
+  }
+  return o;
+}
+
+// The parameter that stores option `f` of `o`.
+pg::Param param_of(const Field& f, const Options& o) {
+  pg::Param p = pg::null_param(TEXTOID);
+  std::visit(
+      [&](auto member) {
+        const auto& value = o.*member;
+        using Value = typename std::remove_reference_t<decltype(value)>::value_type;
+        if constexpr (std::is_same_v<Value, std::string>) {
+          if (value) p = pg::param(TEXTOID, pg::text_datum(*value));
+        } else if constexpr (std::is_same_v<Value, Interval>) {
+          p = value ? pg::param(INTERVALOID, pg::interval_datum(*value))
+                    : pg::null_param(INTERVALOID);
+        } else if constexpr (std::is_same_v<Value, int32>) {
+          p = value ? pg::param(INT4OID, Int32GetDatum(*value)) : pg::null_param(INT4OID);
+        } else if constexpr (std::is_same_v<Value, bool>) {
+          p = value ? pg::param(BOOLOID, BoolGetDatum(*value)) : pg::null_param(BOOLOID);
+        } else {
+          p = value ? pg::param(TEXTARRAYOID, pg::text_array_datum(required(*value)))
+                    : pg::null_param(TEXTARRAYOID);
+        }
+      },
+      f.member);
+  return p;
+}
 
 }  // namespace
 
@@ -262,7 +358,7 @@ enum class Coverage { kAll, kCallerOwned };
 
 std::vector<Watched> load_tables(std::optional<Oid> only, Coverage coverage,
                                  const SkipHandler& on_skip, int* skipped_count) {
-  std::string sql = kLoadSql;
+  std::string sql = load_sql();
   std::vector<pg::Param> params;
   if (only) {
     sql += " WHERE run_table OPERATOR(pg_catalog.=) $1";
@@ -281,26 +377,9 @@ std::vector<Watched> load_tables(std::optional<Oid> only, Coverage coverage,
   // catalog lookups only, but keep the tuptable's lifetime obvious.
   std::vector<std::pair<Registration, std::string>> regs;
   for (uint64 row = 0; row < rows; ++row) {
-    Registration reg;
-    reg.relid = pg::oid_value(row, 1);
-    std::string registered_name = pg::text_value(row, 2);
-    reg.status_column = pg::text_value(row, 3);
-    reg.started_column = pg::text_value(row, 4);
-    reg.activity_column = pg::optional_text_value(row, 5);
-    reg.finished_column = pg::optional_text_value(row, 6);
-    reg.id_column = pg::text_value(row, 7);
-    reg.active_statuses = required(pg::text_array_value(row, 8));
-    reg.failed_status = pg::text_value(row, 9);
-    reg.max_runtime = pg::interval_value(row, 10);
-    reg.progress_column = pg::optional_text_value(row, 11);
-    reg.total_column = pg::optional_text_value(row, 12);
-    reg.completed_status = pg::optional_text_value(row, 13).value_or("COMPLETED");
-    reg.requeue = pg::text_value(row, 14) == "requeue";
-    reg.attempts_column = pg::optional_text_value(row, 15);
-    reg.max_attempts = pg::optional_int32_value(row, 16).value_or(0);
-    reg.requeue_status = pg::optional_text_value(row, 17).value_or("PENDING");
-    reg.notify = pg::bool_value(row, 18);
-    regs.emplace_back(std::move(reg), std::move(registered_name));
+    regs.emplace_back(
+        registration_of(pg::oid_value(row, pg::column_index("run_table")), options_of(row)),
+        pg::text_value(row, pg::column_index("table_name")));
   }
 
   std::vector<Watched> tables;
@@ -396,79 +475,109 @@ bool contains(const std::vector<std::string>& list, const std::string& value) {
 }
 
 // The options beyond timeouts: validated here, their columns in resolve().
-void apply_options(const WatchArgs& args, Registration* reg) {
-  if (args.max_runtime) {
-    const Interval& m = *args.max_runtime;
+// Validates the options beyond timeouts and writes them as stored: values of
+// options that are off are NULL (their columns, in resolve()).
+void normalize(Options* o) {
+  const std::vector<std::string> active = required(*o->active_statuses);
+  if (o->max_runtime) {
+    const Interval& m = *o->max_runtime;
     if (m.time < 0 || m.day < 0 || m.month < 0 || (m.time == 0 && m.day == 0 && m.month == 0)) {
       throw Error(sqlstate::kInvalidParameterValue, "max_runtime must be a positive interval", {},
                   "Pass the longest a run may take, for example '6 hours', or NULL.");
     }
-    reg->max_runtime = args.max_runtime;
   }
-  reg->progress_column = args.progress_column;
-  reg->total_column = args.total_column;
-  if (args.progress_column || args.total_column) {
-    if (!args.completed_status) {
+  if (o->progress_column || o->total_column) {
+    if (!o->completed_status) {
       throw Error(sqlstate::kNullValueNotAllowed, "completed_status must not be NULL", {},
                   "Pass the status of a finished run, for example 'COMPLETED'.");
     }
-    reg->completed_status = *args.completed_status;
-    if (contains(reg->active_statuses, reg->completed_status) ||
-        reg->completed_status == reg->failed_status) {
+    if (contains(active, *o->completed_status) || *o->completed_status == *o->failed_status) {
       throw Error(sqlstate::kInvalidParameterValue,
-                  "completed_status \"" + reg->completed_status +
+                  "completed_status \"" + *o->completed_status +
                       "\" must differ from the active and failed statuses");
     }
+  } else {
+    o->completed_status.reset();
   }
-  const std::string on_stuck = args.on_stuck.value_or("");
+  const std::string on_stuck = o->on_stuck.value_or("");
   if (on_stuck != "fail" && on_stuck != "requeue") {
     throw Error(sqlstate::kInvalidParameterValue, "on_stuck must be 'fail' or 'requeue'", {},
                 "'fail' marks stuck runs failed; 'requeue' puts them back while attempts last.");
   }
-  reg->attempts_column = args.attempts_column;
-  reg->max_attempts = args.max_attempts.value_or(0);
   if (on_stuck == "requeue") {
-    reg->requeue = true;
-    if (!args.attempts_column) {
+    if (!o->attempts_column) {
       throw Error(sqlstate::kInvalidParameterValue, "on_stuck => 'requeue' needs attempts_column",
                   {}, "Name the integer column that counts a run's attempts.");
     }
-    if (!args.max_attempts || *args.max_attempts < 1) {
+    if (!o->max_attempts || *o->max_attempts < 1) {
       throw Error(sqlstate::kInvalidParameterValue,
                   "on_stuck => 'requeue' needs max_attempts of at least 1", {},
                   "A run is failed once its attempts reach max_attempts.");
     }
-    if (!args.requeue_status) {
+    if (!o->requeue_status) {
       throw Error(sqlstate::kNullValueNotAllowed, "requeue_status must not be NULL");
     }
-    reg->requeue_status = *args.requeue_status;
-    if (!contains(reg->active_statuses, reg->requeue_status)) {
+    if (!contains(active, *o->requeue_status)) {
       throw Error(sqlstate::kInvalidParameterValue,
-                  "requeue_status \"" + reg->requeue_status + "\" is not an active status", {},
+                  "requeue_status \"" + *o->requeue_status + "\" is not an active status", {},
                   "A requeued run must be active again: use one of active_statuses.");
     }
+  } else {
+    o->requeue_status.reset();
+    if (o->max_attempts && *o->max_attempts <= 0) o->max_attempts.reset();
   }
+  if (!o->notify) throw Error(sqlstate::kNullValueNotAllowed, "notify must not be NULL");
+}
+
+// Inserts or updates the registration of `relid` from the stored options;
+// true when it was new.
+bool upsert(Oid relid, const std::string& name, const Options& stored) {
+  std::vector<pg::Param> params = {pg::param(REGCLASSOID, ObjectIdGetDatum(relid)),
+                                   pg::param(TEXTOID, pg::text_datum(name)),
+                                   pg::param(TEXTOID, pg::text_datum(pg::current_role_name()))};
+  std::string columns = "run_table, table_name, watched_by";
+  std::string values = "$1, $2, $3::pg_catalog.name";
+  std::string updates =
+      "table_name = EXCLUDED.table_name, watched_by = EXCLUDED.watched_by, "
+      "watched_at = pg_catalog.now()";
+  for (const Field& f : kFields) {
+    if (!f.stored) continue;
+    params.push_back(param_of(f, stored));
+    const std::string column = pg::quote_ident(f.name);
+    columns += ", " + column;
+    values += ", $" + std::to_string(params.size());
+    updates += ", " + column + " = EXCLUDED." + column;
+  }
+  bool inserted = false;
+  pg::as_recovery_owner([&] {
+    pg::execute("INSERT INTO recovery.watched_tables AS w (" + columns + ") VALUES (" + values +
+                    ") ON CONFLICT (run_table) DO UPDATE SET " + updates +
+                    " RETURNING (w.xmax OPERATOR(pg_catalog.=) 0)",
+                params, false);
+    inserted = pg::bool_value(0, 1);
+  });
+  return inserted;
 }
 
 }  // namespace
 
-bool watch(const WatchArgs& args) {
-  const char kind = pg::relation_kind(args.relid);
-  const std::string name = pg::relation_name(args.relid).value_or(std::to_string(args.relid));
+bool watch(Oid relid, const Options& args) {
+  const char kind = pg::relation_kind(relid);
+  const std::string name = pg::relation_name(relid).value_or(std::to_string(relid));
   if (kind == '\0') {
     throw Error(sqlstate::kUndefinedTable, "relation with OID " + name + " does not exist");
   }
   require_table_kind(kind, name);
-  const Oid nsp = pg::relation_namespace(args.relid);
+  const Oid nsp = pg::relation_namespace(relid);
   if (pg::is_temp_namespace(nsp)) {
     throw Error(sqlstate::kWrongObjectType,
-                "cannot watch temporary table " + quoted(pg::relation_base_name(args.relid)), {},
+                "cannot watch temporary table " + quoted(pg::relation_base_name(relid)), {},
                 "The background worker cannot see temporary tables; use an ordinary table.");
   }
   if (pg::is_system_namespace(nsp)) {
     throw Error(sqlstate::kWrongObjectType, "cannot watch system table " + name);
   }
-  require_owner(args.relid, name);
+  require_owner(relid, name);
   if (nsp == pg::recovery_namespace()) {
     throw Error(sqlstate::kWrongObjectType, "cannot watch recovery's own table " + name, {},
                 "Recovering it would rewrite the audit trail or the registrations.");
@@ -482,95 +591,35 @@ bool watch(const WatchArgs& args) {
   }
   core::validate_statuses(*args.active_statuses, args.failed_status);
 
-  Registration reg;
-  reg.relid = args.relid;
-  reg.status_column = *args.status_column;
-  reg.active_statuses = required(*args.active_statuses);
-  reg.failed_status = *args.failed_status;
-  apply_options(args, &reg);
-  const std::vector<std::string> columns = pg::column_names(args.relid);
-  reg.started_column = args.started_column ? *args.started_column
-                                           : detect_or_throw(columns, core::kStartedCandidates,
-                                                             name, "started_column");
-  reg.activity_column = args.activity_column
-                            ? args.activity_column
-                            : core::detect_column(columns, core::kActivityCandidates);
-  reg.finished_column = args.finished_column
-                            ? args.finished_column
-                            : core::detect_column(columns, core::kFinishedCandidates);
-  if (args.id_column) {
-    reg.id_column = *args.id_column;
-  } else {
-    auto pk = primary_key_column(args.relid);
-    if (!pk) {
+  Options stored = args;
+  normalize(&stored);
+  const std::vector<std::string> columns = pg::column_names(relid);
+  if (!stored.started_column) {
+    stored.started_column =
+        detect_or_throw(columns, core::kStartedCandidates, name, "started_column");
+  }
+  if (!stored.activity_column) {
+    stored.activity_column = core::detect_column(columns, core::kActivityCandidates);
+  }
+  if (!stored.finished_column) {
+    stored.finished_column = core::detect_column(columns, core::kFinishedCandidates);
+  }
+  if (!stored.id_column) {
+    stored.id_column = primary_key_column(relid);
+    if (!stored.id_column) {
       throw Error(sqlstate::kInvalidColumnReference,
                   "table " + name + " has no single-column primary key", {},
                   "Pass id_column => the name of a unique column.");
     }
-    reg.id_column = *pk;
   }
 
-  const Watched w = resolve(reg);  // every column and type check
-  if (args.id_column &&
-      !is_unique_column(args.relid, pg::column_number(args.relid, reg.id_column))) {
+  const Watched w = resolve(registration_of(relid, stored));  // every column and type check
+  if (args.id_column && !is_unique_column(relid, pg::column_number(relid, *stored.id_column))) {
     throw Error(sqlstate::kInvalidColumnReference,
-                "id column " + quoted(reg.id_column) + " of table " + name + " is not unique", {},
-                "Use the primary key or a column with a unique index.");
+                "id column " + quoted(*stored.id_column) + " of table " + name + " is not unique",
+                {}, "Use the primary key or a column with a unique index.");
   }
-
-  auto optional_name = [](const std::optional<std::string>& v) {
-    return v ? pg::param(TEXTOID, pg::text_datum(*v)) : pg::null_param(TEXTOID);
-  };
-  const std::vector<pg::Param> params = {
-      pg::param(REGCLASSOID, ObjectIdGetDatum(reg.relid)),
-      pg::param(TEXTOID, pg::text_datum(w.name)),
-      pg::param(TEXTOID, pg::text_datum(reg.status_column)),
-      pg::param(TEXTOID, pg::text_datum(reg.started_column)),
-      optional_name(reg.activity_column),
-      optional_name(reg.finished_column),
-      pg::param(TEXTOID, pg::text_datum(reg.id_column)),
-      pg::param(TEXTARRAYOID, pg::text_array_datum(reg.active_statuses)),
-      pg::param(TEXTOID, pg::text_datum(reg.failed_status)),
-      pg::param(TEXTOID, pg::text_datum(pg::current_role_name())),
-      reg.max_runtime ? pg::param(INTERVALOID, pg::interval_datum(*reg.max_runtime))
-                      : pg::null_param(INTERVALOID),
-      optional_name(reg.progress_column),
-      optional_name(reg.total_column),
-      reg.progress_column ? pg::param(TEXTOID, pg::text_datum(reg.completed_status))
-                          : pg::null_param(TEXTOID),
-      pg::param(TEXTOID, pg::text_datum(reg.requeue ? "requeue" : "fail")),
-      optional_name(reg.attempts_column),
-      reg.max_attempts > 0 ? pg::param(INT4OID, Int32GetDatum(reg.max_attempts))
-                           : pg::null_param(INT4OID),
-      reg.requeue ? pg::param(TEXTOID, pg::text_datum(reg.requeue_status))
-                  : pg::null_param(TEXTOID),
-      pg::param(BOOLOID, BoolGetDatum(args.notify)),
-  };
-  bool inserted = false;
-  pg::as_recovery_owner([&] {
-    pg::execute(
-        "INSERT INTO recovery.watched_tables AS w (run_table, table_name, status_column, "
-        "started_column, activity_column, finished_column, id_column, active_statuses, "
-        "failed_status, watched_by, max_runtime, progress_column, total_column, "
-        "completed_status, on_stuck, attempts_column, max_attempts, requeue_status, notify) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, "
-        "$19) "
-        "ON CONFLICT (run_table) DO UPDATE SET table_name = EXCLUDED.table_name, "
-        "status_column = EXCLUDED.status_column, started_column = EXCLUDED.started_column, "
-        "activity_column = EXCLUDED.activity_column, finished_column = "
-        "EXCLUDED.finished_column, id_column = EXCLUDED.id_column, active_statuses = "
-        "EXCLUDED.active_statuses, failed_status = EXCLUDED.failed_status, watched_by = "
-        "EXCLUDED.watched_by, max_runtime = EXCLUDED.max_runtime, progress_column = "
-        "EXCLUDED.progress_column, total_column = EXCLUDED.total_column, completed_status = "
-        "EXCLUDED.completed_status, on_stuck = EXCLUDED.on_stuck, attempts_column = "
-        "EXCLUDED.attempts_column, max_attempts = EXCLUDED.max_attempts, requeue_status = "
-        "EXCLUDED.requeue_status, notify = EXCLUDED.notify, watched_at = pg_catalog.now() "
-        "RETURNING (w.xmax OPERATOR(pg_catalog.=) 0)",
-        params, false);
-    bool is_null = false;
-    inserted = DatumGetBool(pg::value(0, 1, &is_null));
-  });
-  return inserted;
+  return upsert(relid, w.name, stored);
 }
 
 bool unwatch(Oid relid) {

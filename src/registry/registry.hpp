@@ -6,6 +6,7 @@
 
 #include "bridge/postgres.hpp"
 #include "core/run_table.hpp"
+#include "registry/options.hpp"
 
 namespace recovery::registry {
 
@@ -57,29 +58,11 @@ std::optional<Watched> load_one(Oid relid, const SkipHandler& on_skip = warn_ski
 std::vector<Watched> load_covered(const SkipHandler& on_skip = warn_skipped,
                                   int* skipped = nullptr);
 
-struct WatchArgs {
-  Oid relid = InvalidOid;
-  std::optional<std::string> status_column;
-  std::optional<std::string> started_column;
-  std::optional<std::string> activity_column;
-  std::optional<std::string> finished_column;
-  std::optional<std::string> id_column;
-  std::optional<std::vector<std::optional<std::string>>> active_statuses;
-  std::optional<std::string> failed_status;
-  std::optional<Interval> max_runtime;
-  std::optional<std::string> progress_column;
-  std::optional<std::string> total_column;
-  std::optional<std::string> completed_status;
-  std::optional<std::string> on_stuck;
-  std::optional<std::string> attempts_column;
-  std::optional<int32> max_attempts;
-  std::optional<std::string> requeue_status;
-  bool notify = true;
-};
 
-// Validates and stores a registration; true when the table was not watched
-// before. Throws recovery::Error (with SQLSTATE) on any problem. Needs SPI.
-bool watch(const WatchArgs& args);
+// Validates and stores a registration of `relid` with watch()'s arguments;
+// true when the table was not watched before. Throws recovery::Error (with
+// SQLSTATE) on any problem. Needs SPI.
+bool watch(Oid relid, const Options& args);
 
 // Forgets a registration; false when there was none. Needs SPI.
 bool unwatch(Oid relid);
