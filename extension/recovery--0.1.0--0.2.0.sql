@@ -4,7 +4,8 @@
 \echo Use "ALTER EXTENSION recovery UPDATE TO '0.2.0'" to load this file. \quit
 
 ALTER TABLE recovery.watched_tables
-    ADD COLUMN notify boolean NOT NULL DEFAULT true;
+    ADD COLUMN notify boolean NOT NULL DEFAULT true,
+    ADD COLUMN time_zone text NOT NULL DEFAULT 'UTC';
 ALTER TABLE recovery.history ADD COLUMN run_table_oid oid;
 UPDATE recovery.history
 SET run_table_oid = pg_catalog.to_regclass(run_table)::pg_catalog.oid;
@@ -36,7 +37,8 @@ CREATE FUNCTION recovery.watch(
     max_attempts     integer  DEFAULT NULL,
     requeue_status   text     DEFAULT 'PENDING',
     create_index     boolean  DEFAULT false,
-    notify           boolean  DEFAULT true)
+    notify           boolean  DEFAULT true,
+    time_zone        text     DEFAULT NULL)
 RETURNS boolean
 LANGUAGE c VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -61,3 +63,51 @@ LANGUAGE c STABLE
 SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'recovery_registration_options';
 COMMENT ON FUNCTION recovery.registration_options IS 'The options of recovery.watch(), in argument order, and whether each is stored in recovery.watched_tables';
+
+-- schedule(): the engine's rule for timeouts, checked before pg_cron is looked for.
+CREATE OR REPLACE FUNCTION recovery.schedule(
+    cron_schedule text     DEFAULT '*/5 * * * *',
+    timeout       interval DEFAULT '30 minutes',
+    database      name     DEFAULT current_database())
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    job_name text := 'recovery:' || schedule.database;
+    command  text;
+    job_id   bigint;
+BEGIN
+    -- The engine's rule for a timeout: a positive span whose cutoff, on the
+    -- UTC calendar, lies in the past ('-1 year 361 days' is refused).
+    IF schedule.timeout IS NULL THEN
+        RAISE EXCEPTION 'timeout must not be NULL' USING ERRCODE = '22004';
+    END IF;
+    IF schedule.timeout <= interval '0'
+       OR (now() AT TIME ZONE 'UTC') - schedule.timeout >= (now() AT TIME ZONE 'UTC') THEN
+        RAISE EXCEPTION 'timeout must be a positive interval' USING ERRCODE = '22023',
+            HINT = 'Pass how long a run may go without activity, for example ''30 minutes''.';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_cron') THEN
+        RAISE EXCEPTION 'pg_cron is not installed in database "%"', current_database()
+            USING ERRCODE = '55000',
+                  HINT = 'Add pg_cron to shared_preload_libraries, CREATE EXTENSION pg_cron in the '
+                         'database named by cron.database_name, and call recovery.schedule() there. '
+                         'Or use the recovery background worker instead.';
+    END IF;
+    IF schedule.database IS NULL OR schedule.cron_schedule IS NULL THEN
+        RAISE EXCEPTION 'cron_schedule and database must not be NULL' USING ERRCODE = '22004';
+    END IF;
+    -- pg_cron stores the job as SQL text: the timeout goes in as a quoted literal.
+    -- Table by table: one table that fails does not stop the others.
+    command := format('SELECT * FROM recovery.recover_each_table(%L::interval)', schedule.timeout);
+    IF schedule.database = current_database() THEN
+        EXECUTE 'SELECT cron.schedule($1, $2, $3)'
+            INTO job_id USING job_name, schedule.cron_schedule, command;
+    ELSE
+        EXECUTE 'SELECT cron.schedule_in_database($1, $2, $3, $4)'
+            INTO job_id USING job_name, schedule.cron_schedule, command, schedule.database::text;
+    END IF;
+    RETURN job_id;
+END
+$$;

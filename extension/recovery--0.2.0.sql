@@ -45,7 +45,8 @@ CREATE TABLE recovery.watched_tables (
     requeue_status   text,
     watched_by       name        NOT NULL DEFAULT current_user,
     watched_at       timestamptz NOT NULL DEFAULT now(),
-    notify           boolean     NOT NULL DEFAULT true   -- a NOTIFY recovery per recovered run
+    notify           boolean     NOT NULL DEFAULT true,  -- a NOTIFY recovery per recovered run
+    time_zone        text        NOT NULL DEFAULT 'UTC'  -- the zone plain timestamp columns hold
 );
 COMMENT ON TABLE recovery.watched_tables IS 'Run tables recovery watches; change with recovery.watch() and recovery.unwatch()';
 
@@ -122,7 +123,8 @@ CREATE FUNCTION recovery.watch(
     max_attempts     integer  DEFAULT NULL,
     requeue_status   text     DEFAULT 'PENDING',
     create_index     boolean  DEFAULT false,
-    notify           boolean  DEFAULT true)
+    notify           boolean  DEFAULT true,
+    time_zone        text     DEFAULT NULL)
 RETURNS boolean
 LANGUAGE c VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -310,15 +312,22 @@ DECLARE
     command  text;
     job_id   bigint;
 BEGIN
+    -- The engine's rule for a timeout: a positive span whose cutoff, on the
+    -- UTC calendar, lies in the past ('-1 year 361 days' is refused).
+    IF schedule.timeout IS NULL THEN
+        RAISE EXCEPTION 'timeout must not be NULL' USING ERRCODE = '22004';
+    END IF;
+    IF schedule.timeout <= interval '0'
+       OR (now() AT TIME ZONE 'UTC') - schedule.timeout >= (now() AT TIME ZONE 'UTC') THEN
+        RAISE EXCEPTION 'timeout must be a positive interval' USING ERRCODE = '22023',
+            HINT = 'Pass how long a run may go without activity, for example ''30 minutes''.';
+    END IF;
     IF NOT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_cron') THEN
         RAISE EXCEPTION 'pg_cron is not installed in database "%"', current_database()
             USING ERRCODE = '55000',
                   HINT = 'Add pg_cron to shared_preload_libraries, CREATE EXTENSION pg_cron in the '
                          'database named by cron.database_name, and call recovery.schedule() there. '
                          'Or use the recovery background worker instead.';
-    END IF;
-    IF schedule.timeout IS NULL OR schedule.timeout <= interval '0' THEN
-        RAISE EXCEPTION 'timeout must be a positive interval' USING ERRCODE = '22023';
     END IF;
     IF schedule.database IS NULL OR schedule.cron_schedule IS NULL THEN
         RAISE EXCEPTION 'cron_schedule and database must not be NULL' USING ERRCODE = '22004';

@@ -32,7 +32,8 @@ echo "==> tsc --noEmit"
 # 4. One cluster for every test file; each file makes its own database in it.
 #    Deliberately not preloaded: apps call the SQL API without the worker.
 echo "==> node --test in a throwaway cluster"
+#    The app runs in New York (TZ): every instant it reads must still be right.
 with_cluster \
-  bash -c 'cd "$1" && node --import tsx --test test/*.test.ts "$2"/test/cli/*.test.mjs' \
+  bash -c 'cd "$1" && TZ=America/New_York node --import tsx --test test/*.test.ts "$2"/test/cli/*.test.mjs' \
   node-suite "$APP" "$ROOT" || status=$?
 exit "$status"

@@ -73,7 +73,10 @@ run_sql() {
   grep -E '\.\.\. |^(not )?ok |^(# )?(All|[0-9]+ of) .*tests|Result:' "$log" | grep -v '^ok ' || true
   local ok bad
   ok=$(( $(count '\.\.\. ok' "$log") + $(count '^ok [0-9]' "$log") ))
-  bad=$(( $(count '\.\.\. FAILED|\.\.\. failed' "$log") + $(count '^not ok [0-9]' "$log") ))
+  # A pgTAP file that died before its plan ran out prints no "not ok": its
+  # "Bad plan" counts as a failure of its own.
+  bad=$(( $(count '\.\.\. FAILED|\.\.\. failed' "$log") + $(count '^not ok [0-9]' "$log") +
+          $(count 'Parse errors: Bad plan' "$log") ))
   if [ "$status" -ne 0 ] && [ "$bad" -eq 0 ]; then
     tail -n 30 "$log"
     bad=1

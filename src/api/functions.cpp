@@ -131,6 +131,7 @@ RECOVERY_FUNCTION(recovery_find_stuck_runs) {
   pg::ResultSet result(fcinfo);
   pg::SpiConnection spi;
   for (const auto& table : tables_arg(fcinfo, 1)) {
+    if (engine::has_future_activity(table, clock)) engine::warn_future_activity(table, WARNING);
     const Datum table_name = pg::text_datum(table.name);
     engine::find_in_table(table, clock, [&](const engine::RunRow& r) {
       Datum values[9] = {table_name,
@@ -159,6 +160,7 @@ RECOVERY_FUNCTION(recovery_recover_stuck_runs) {
   const Datum recovered_at = TimestampTzGetDatum(clock.now);
   for (const auto& table : tables_arg(fcinfo, 2)) {
     if (remaining && *remaining == 0) break;
+    if (engine::has_future_activity(table, clock)) engine::warn_future_activity(table, WARNING);
     const Datum table_name = pg::text_datum(table.name);
     const uint64 done =
         engine::recover_table(table, clock, remaining, [&](const engine::RunRow& r) {

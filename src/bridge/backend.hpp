@@ -29,6 +29,8 @@ Oid recovery_namespace();
 AttrNumber column_number(Oid relid, const std::string& column);
 Oid column_type(Oid relid, AttrNumber attnum);  // domains resolved to their base type
 std::vector<std::string> column_names(Oid relid);
+// The columns (name, base type) whose base type is one of `types`, in order.
+std::vector<std::pair<std::string, Oid>> columns_of_types(Oid relid, std::vector<Oid> types);
 bool column_is_generated(Oid relid, AttrNumber attnum);
 bool is_enum_type(Oid type);
 bool enum_has_label(Oid enum_type, const std::string& label);
@@ -52,6 +54,9 @@ std::string current_application_name();
 
 Datum text_datum(const std::string& value);
 Datum interval_datum(const Interval& value);  // a palloc'd copy
+// The wall-clock time (a plain timestamp) of `instant` in time zone `zone`,
+// as `instant AT TIME ZONE zone` gives it.
+Datum wall_clock(TimestampTz instant, const std::string& zone);
 // A value of `type` from its text form, through the type's input function
 // (so a malformed value gets the type's own error, e.g. 22P02).
 Datum typed_datum(Oid type, const std::string& text);

@@ -1,6 +1,7 @@
 #include "core/run_table.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <limits>
 #include <set>
 
@@ -14,6 +15,19 @@ std::optional<std::string> detect_column(const std::vector<std::string>& columns
     if (std::find(columns.begin(), columns.end(), candidate) != columns.end()) return candidate;
   }
   return std::nullopt;
+}
+
+bool defaults_to_local_now(const std::string& default_expr) {
+  std::string e;
+  for (char c : default_expr) e += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (e.find("at time zone") != std::string::npos || e.find("timezone(") != std::string::npos) {
+    return false;  // converted explicitly: the app chose the zone
+  }
+  for (const char* now : {"now()", "current_timestamp", "localtimestamp", "transaction_timestamp()",
+                          "statement_timestamp()", "clock_timestamp()"}) {
+    if (e.find(now) != std::string::npos) return true;
+  }
+  return false;
 }
 
 void validate_statuses(const std::vector<std::optional<std::string>>& active,
@@ -80,10 +94,37 @@ std::string column(const std::string& name, Quoter quote, const char* alias = "t
   return alias + quote(name);
 }
 
-// A time column as the kind `target`; plain timestamps are UTC.
-std::string time_as(const TimeColumn& col, TimeKind target, Quoter quote, const char* alias) {
+// An expression of `kind` as an instant: plain timestamps hold wall-clock
+// time in the table's zone.
+std::string instant(const RunTable& table, const std::string& expr, TimeKind kind) {
+  if (kind == TimeKind::kTimestampTz) return expr;
+  return "(" + expr + " AT TIME ZONE " + table.zone_literal + ")";
+}
+
+// A time column as the kind `target` (only plain to timestamptz is needed:
+// mixed kinds compare as instants).
+std::string time_as(const RunTable& table, const TimeColumn& col, TimeKind target, Quoter quote,
+                    const char* alias) {
   if (col.kind == target) return column(col.name, quote, alias);
-  return "(" + column(col.name, quote, alias) + " AT TIME ZONE 'UTC')";
+  return instant(table, column(col.name, quote, alias), col.kind);
+}
+
+// The row as jsonb, its timestamps as UTC instants ending in Z (what
+// JavaScript's toISOString() prints), whatever the column type or TimeZone.
+std::string run_json(const RunTable& table, Quoter quote) {
+  std::string json = "pg_catalog.to_jsonb(t.*)";
+  constexpr size_t kPairsPerCall = 50;  // jsonb_build_object takes 100 arguments
+  for (size_t n = 0; n < table.time_columns.size(); ++n) {
+    const TimeColumn& col = table.time_columns[n];
+    if (n % kPairsPerCall == 0)
+      json += (n == 0 ? op("||") : ")" + op("||")) + "pg_catalog.jsonb_build_object(";
+    if (n % kPairsPerCall != 0) json += ", ";
+    json += "$13[" + std::to_string(n + 1) + "], pg_catalog.to_char(" +
+            instant(table, column(col.name, quote), col.kind) +
+            " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')";
+  }
+  if (!table.time_columns.empty()) json += ")";
+  return json;
 }
 
 // The plain timeout rule; the whole predicate when no claims are consulted
@@ -159,8 +200,9 @@ std::string result_columns(const RunTable& table, Quoter quote, const std::strin
                            const std::string& reason, const std::string& action,
                            bool with_run = true) {
   return column(table.id_column, quote) + "::pg_catalog.text, " + status + "::pg_catalog.text, " +
-         column(table.started.name, quote) + ", " + last_activity_expr(table, quote) + ", " +
-         (with_run ? "pg_catalog.to_jsonb(t.*)" : "NULL::pg_catalog.jsonb") + ", " +
+         instant(table, column(table.started.name, quote), table.started.kind) + ", " +
+         instant(table, last_activity_expr(table, quote), last_activity_kind(table)) + ", " +
+         (with_run ? run_json(table, quote) : "NULL::pg_catalog.jsonb") + ", " +
          reported_reason(reason, action) + ", " + action;
 }
 
@@ -180,8 +222,8 @@ namespace {
 std::string last_activity_of(const RunTable& table, Quoter quote, const char* alias) {
   if (!table.activity) return column(table.started.name, quote, alias);
   const TimeKind kind = last_activity_kind(table);
-  return "GREATEST(" + time_as(table.started, kind, quote, alias) + ", " +
-         time_as(*table.activity, kind, quote, alias) + ")";
+  return "GREATEST(" + time_as(table, table.started, kind, quote, alias) + ", " +
+         time_as(table, *table.activity, kind, quote, alias) + ")";
 }
 }  // namespace
 
@@ -296,6 +338,12 @@ std::string recover_query(const RunTable& table, Claims claims, Quoter quote, bo
          "s.run_ctid AND t.tableoid" + op("=") + "s.run_tableoid AND " + recheck + " RETURNING " +
          result_columns(table, quote, "s.previous_status", "s.reason", "s.action", with_run) +
          ", " + status + "::pg_catalog.text, s.previous_values";
+}
+
+std::string future_activity_query(const RunTable& table, Quoter quote) {
+  return "SELECT 1 FROM " + table.qualified_name + " AS t WHERE " +
+         column(table.status_column, quote) + op("=") + "ANY ($1) AND " +
+         last_activity_expr(table, quote) + op(">") + "$2 LIMIT 1";
 }
 
 std::string exists_query(const RunTable& table, Claims claims, Quoter quote) {

@@ -15,8 +15,8 @@
 namespace recovery::core {
 
 // Timestamp columns come in two kinds. Plain `timestamp` (what Prisma, Rails
-// and Django write) is read as UTC, so no answer depends on the session's
-// TimeZone.
+// and TypeORM create) holds wall-clock time in the table's zone (UTC unless
+// registered otherwise), so no answer depends on the session's TimeZone.
 enum class TimeKind { kTimestamp, kTimestampTz };
 
 // The status column is compared in its own type so that a partial index
@@ -49,6 +49,13 @@ struct RunTable {
   bool requeue = false;                        // on_stuck = 'requeue'
   std::optional<std::string> attempts_column;  // required with requeue
   std::string requeue_status = "PENDING";
+
+  // The zone plain timestamp columns hold wall-clock time in, as a quoted
+  // SQL literal ('UTC', 'America/New_York').
+  std::string zone_literal = "'UTC'";
+  // Every timestamp and timestamptz column, so the row as jsonb shows each
+  // as a UTC instant ending in Z ($13 holds their names).
+  std::vector<TimeColumn> time_columns;
 };
 
 // Whether the statements consult recovery.claims (only when the table has
@@ -75,6 +82,11 @@ inline constexpr Candidates kFinishedCandidates = {"completedAt", "completed_at"
 // First candidate present in `columns` (exact, case-sensitive), if any.
 std::optional<std::string> detect_column(const std::vector<std::string>& columns,
                                          const Candidates& candidates);
+
+// Whether a column default (as pg_get_expr prints it) is the current time
+// converted by the session's TimeZone: now(), CURRENT_TIMESTAMP,
+// LOCALTIMESTAMP and the like, without an explicit AT TIME ZONE.
+bool defaults_to_local_now(const std::string& default_expr);
 
 // Throws Error(22023/22004) unless the statuses are usable: at least one
 // active status, no empty or duplicate label, and the failed status is not
@@ -108,6 +120,7 @@ std::string last_activity_expr(const RunTable& table, Quoter quote);
 //   $9 max attempts (int4)
 //   $10 the table (regclass), to find its claims
 //   $12 the names of overwritten_columns() (text[])
+//   $13 the names of time_columns (text[])
 //
 // A stuck run has a reason: owner_gone (its claiming session ended),
 // timeout (unclaimed, no activity since $2) or max_runtime (started before
@@ -116,7 +129,7 @@ std::string last_activity_expr(const RunTable& table, Quoter quote);
 // progress_complete and requeued.
 //
 // Both select lists start with the same seven columns:
-//   run_id text, status text, started (raw kind), last activity (raw kind),
+//   run_id text, status text, started (timestamptz), last activity (timestamptz),
 //   run jsonb, reason text, action text
 // find_query returns them for every stuck row, oldest first.
 std::string find_query(const RunTable& table, Claims claims, Quoter quote);
@@ -131,6 +144,11 @@ std::string recover_query(const RunTable& table, Claims claims, Quoter quote, bo
 // The columns besides the status that recover_query may write (finished,
 // attempts, activity), whose previous values it returns for undo.
 std::vector<std::string> overwritten_columns(const RunTable& table);
+
+// One row if an active run's last activity lies after $2 (here: a minute
+// from now), which a wrong time_zone east of UTC produces. Such a run is
+// never stuck by timeout; the table deserves a warning.
+std::string future_activity_query(const RunTable& table, Quoter quote);
 
 // One row if the table has any stuck run (for the privilege pre-check).
 std::string exists_query(const RunTable& table, Claims claims, Quoter quote);

@@ -19,8 +19,10 @@ namespace {
 // Rows per cursor fetch: bounds memory for any number of stuck runs.
 constexpr long kChunkRows = 1000;
 
-pg::Param time_param(Oid type, TimestampTz value) {
-  // timestamp and timestamptz share the int64 representation (see Clock).
+// An instant as a parameter of `type`: a timestamptz as is, a plain
+// timestamp as the wall-clock time in the table's zone.
+pg::Param time_param(const registry::Watched& w, Oid type, TimestampTz value) {
+  if (type == TIMESTAMPOID) return pg::param(type, pg::wall_clock(value, w.time_zone));
   return pg::param(type, TimestampTzGetDatum(value));
 }
 
@@ -76,6 +78,12 @@ void open_recover_cursor(std::optional<pg::Cursor>& cursor, const std::string& s
                     [&] { cursor.emplace(sql, params, false); });
 }
 
+std::vector<std::string> time_column_names(const core::RunTable& t) {
+  std::vector<std::string> names;
+  for (const auto& col : t.time_columns) names.push_back(col.name);
+  return names;
+}
+
 core::Claims claims_of(const registry::Watched& w) {
   return claims::table_has_claims(w.relid) ? core::Claims::kConsult : core::Claims::kIgnore;
 }
@@ -89,18 +97,19 @@ std::vector<pg::Param> statement_params(const registry::Watched& w, const Clock&
   return {
       pg::param(pg::array_type_of(w.status_type),
                 pg::array_datum(t.active_statuses, w.status_type)),
-      time_param(w.last_activity_type, clock.cutoff),
+      time_param(w, w.last_activity_type, clock.cutoff),
       status_param(w, true, t.failed_status),
-      time_param(t.finished ? w.finished_type : TIMESTAMPTZOID, clock.now),
+      time_param(w, t.finished ? w.finished_type : TIMESTAMPTZOID, clock.now),
       limit ? pg::param(INT8OID, Int64GetDatum(*limit)) : pg::null_param(INT8OID),
-      w.max_runtime ? time_param(w.started_type, minus(clock.now, *w.max_runtime))
+      w.max_runtime ? time_param(w, w.started_type, minus(clock.now, *w.max_runtime))
                     : pg::null_param(w.started_type),
       status_param(w, t.progress_column.has_value(), t.completed_status),
       status_param(w, t.requeue, t.requeue_status),
       pg::param(INT4OID, Int32GetDatum(w.max_attempts)),
       pg::param(REGCLASSOID, ObjectIdGetDatum(w.relid)),
-      time_param(activity_type, clock.now),
+      time_param(w, activity_type, clock.now),
       pg::param(TEXTARRAYOID, pg::text_array_datum(core::overwritten_columns(t))),
+      pg::param(TEXTARRAYOID, pg::text_array_datum(time_column_names(t))),
   };
 }
 
@@ -119,6 +128,28 @@ Clock clock_for(const Interval* timeout, const char* argument) {
   // Judged by the cutoff itself too: '-1 year 361 days' must not reach the future.
   core::validate_timeout(false, clock.now - clock.cutoff, argument);
   return clock;
+}
+
+bool has_future_activity(const registry::Watched& w, const Clock& clock) {
+  const std::string sql = core::future_activity_query(w.table, pg::quote_ident);
+  uint64 rows = 0;
+  with_table_code(w, [&] {
+    std::vector<pg::Param> params = statement_params(w, clock, std::nullopt);
+    params[1] = time_param(w, w.last_activity_type, clock.now + USECS_PER_MINUTE);
+    rows = pg::execute(sql, params, true);
+  });
+  return rows > 0;
+}
+
+void warn_future_activity(const registry::Watched& w, int level) {
+  pg::report(level,
+             "recovery: table " + w.name +
+                 " has active runs whose last activity lies in the future (time zone " +
+                 w.time_zone + ")",
+             "Such runs are never stuck by timeout. A plain timestamp read in a zone west of the "
+             "one it was written in looks like the future.",
+             "Register the zone the table's timestamps are written in: SELECT recovery.watch(" +
+                 pg::quote_literal(w.name) + ", time_zone => '...');");
 }
 
 uint64 find_in_table(const registry::Watched& w, const Clock& clock, const RowSink& sink) {

@@ -40,9 +40,16 @@ struct RunRow {
 };
 using RowSink = std::function<void(const RunRow&)>;
 
-// The parameters ($1..$12) every statement of core/run_table.hpp gets.
+// The parameters ($1..$13) every statement of core/run_table.hpp gets.
 std::vector<pg::Param> statement_params(const registry::Watched& table, const Clock& clock,
                                         std::optional<int64> limit);
+
+// Whether an active run of `table` shows activity more than a minute after
+// clock.now (a time_zone east of the truth). Needs SPI.
+bool has_future_activity(const registry::Watched& table, const Clock& clock);
+
+// The WARNING a table with future activity gets (once per call).
+void warn_future_activity(const registry::Watched& table, int level);
 
 // Feeds every stuck run of `table` to `sink`, oldest first. Changes nothing.
 uint64 find_in_table(const registry::Watched& table, const Clock& clock, const RowSink& sink);

@@ -32,6 +32,7 @@ struct Options {
   std::optional<std::string> requeue_status;
   std::optional<bool> create_index;
   std::optional<bool> notify;
+  std::optional<std::string> time_zone;
 };
 
 // The SQL type of an option: watch()'s argument and the column's.
@@ -69,6 +70,7 @@ inline const Field kFields[] = {
     {"requeue_status", SqlType::kText, &Options::requeue_status, true},
     {"create_index", SqlType::kBoolean, &Options::create_index, false},
     {"notify", SqlType::kBoolean, &Options::notify, true},
+    {"time_zone", SqlType::kText, &Options::time_zone, true},
 };
 
 }  // namespace recovery::registry

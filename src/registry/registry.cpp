@@ -50,6 +50,7 @@ struct Registration {
   int32 max_attempts = 0;
   std::string requeue_status = "PENDING";
   bool notify = true;
+  std::string time_zone = "UTC";
 };
 
 std::vector<std::string> required(const std::vector<std::optional<std::string>>& values) {
@@ -81,6 +82,7 @@ Registration registration_of(Oid relid, const Options& o) {
   reg.max_attempts = o.max_attempts.value_or(0);
   reg.requeue_status = o.requeue_status.value_or("PENDING");
   reg.notify = o.notify.value_or(true);
+  reg.time_zone = o.time_zone.value_or("UTC");
   return reg;
 }
 
@@ -170,9 +172,16 @@ Watched resolve(const Registration& reg) {
   require_table_kind(kind, w.name);
   w.owner = pg::relation_owner(reg.relid);
   w.notify = reg.notify;
+  w.time_zone = reg.time_zone;
 
   core::RunTable& t = w.table;
   t.qualified_name = w.name;
+  t.zone_literal = pg::quote_literal(reg.time_zone);
+  for (const auto& [column, type] :
+       pg::columns_of_types(reg.relid, {TIMESTAMPOID, TIMESTAMPTZOID})) {
+    t.time_columns.push_back(
+        {column, type == TIMESTAMPOID ? TimeKind::kTimestamp : TimeKind::kTimestampTz});
+  }
   t.status_column = reg.status_column;
   t.id_column = reg.id_column;
   t.active_statuses = reg.active_statuses;
@@ -529,6 +538,90 @@ void normalize(Options* o) {
   if (!o->notify) throw Error(sqlstate::kNullValueNotAllowed, "notify must not be NULL");
 }
 
+bool zone_is_known(const std::string& zone) {
+  return pg::execute(
+             "SELECT 1 FROM pg_catalog.pg_timezone_names WHERE name OPERATOR(pg_catalog.=) $1",
+             {pg::param(TEXTOID, pg::text_datum(zone))}, true) > 0;
+}
+
+// Whether `zone` is UTC all year (Etc/UTC, GMT, Zulu...), not just in winter.
+bool zone_is_utc(const std::string& zone) {
+  pg::execute(
+      "SELECT ('2000-01-15 12:00'::pg_catalog.timestamp AT TIME ZONE $1) OPERATOR(pg_catalog.=) "
+      "'2000-01-15 12:00+00'::pg_catalog.timestamptz AND ('2000-07-15 12:00'::pg_catalog.timestamp "
+      "AT TIME ZONE $1) OPERATOR(pg_catalog.=) '2000-07-15 12:00+00'::pg_catalog.timestamptz",
+      {pg::param(TEXTOID, pg::text_datum(zone))}, true);
+  return pg::bool_value(0, 1);
+}
+
+// The TimeZone a new session of this role in this database gets, whatever
+// the calling session's client asked for: the role's and database's
+// settings, else the configuration file, else PostgreSQL's default.
+std::string server_time_zone() {
+  std::string zone = "GMT";
+  const std::vector<pg::Param> params = {
+      pg::param(OIDOID, ObjectIdGetDatum(MyDatabaseId)),
+      pg::param(OIDOID, ObjectIdGetDatum(pg::current_user_id()))};
+  pg::as_recovery_owner([&] {
+    pg::execute(
+        "SELECT COALESCE((SELECT pg_catalog.substr(c, 10) FROM pg_catalog.pg_db_role_setting AS s, "
+        "pg_catalog.unnest(s.setconfig) AS c WHERE s.setdatabase OPERATOR(pg_catalog.=) ANY "
+        "(ARRAY[$1, 0::pg_catalog.oid]) AND s.setrole OPERATOR(pg_catalog.=) ANY (ARRAY[$2, "
+        "0::pg_catalog.oid]) AND pg_catalog.starts_with(pg_catalog.lower(c), 'timezone=') "
+        "ORDER BY (s.setrole OPERATOR(pg_catalog.<>) 0) DESC, (s.setdatabase "
+        "OPERATOR(pg_catalog.<>) 0) DESC LIMIT 1), (SELECT f.setting FROM "
+        "pg_catalog.pg_file_settings AS f WHERE pg_catalog.lower(f.name) OPERATOR(pg_catalog.=) "
+        "'timezone' AND f.applied ORDER BY f.seqno DESC LIMIT 1), 'GMT')",
+        params, true);
+    zone = pg::text_value(0, 1);
+  });
+  return zone;
+}
+
+// The zone a table's plain timestamps hold: the one given (it must exist),
+// else the one registered before, else UTC, unless that is ambiguous: a
+// plain started or activity column that defaults to the current time, on a
+// server whose sessions are not in UTC, holds local time (22023).
+std::string zone_of(Oid relid, const std::string& name, const Options& o) {
+  if (o.time_zone) {
+    if (!zone_is_known(*o.time_zone)) {
+      throw Error(sqlstate::kInvalidParameterValue, "unknown time zone \"" + *o.time_zone + "\"",
+                  {},
+                  "Use a name from pg_timezone_names, for example 'America/New_York' or 'UTC'.");
+    }
+    return *o.time_zone;
+  }
+  if (pg::execute("SELECT time_zone FROM recovery.watched_tables WHERE run_table "
+                  "OPERATOR(pg_catalog.=) $1",
+                  {pg::param(REGCLASSOID, ObjectIdGetDatum(relid))}, true) > 0) {
+    return pg::text_value(0, 1);
+  }
+  for (const auto* column : {&o.started_column, &o.activity_column}) {
+    if (!*column) continue;
+    const AttrNumber attnum = pg::column_number(relid, **column);
+    if (attnum == InvalidAttrNumber || pg::column_type(relid, attnum) != TIMESTAMPOID) continue;
+    if (pg::execute(
+            "SELECT pg_catalog.pg_get_expr(d.adbin, d.adrelid) FROM pg_catalog.pg_attrdef AS "
+            "d WHERE d.adrelid OPERATOR(pg_catalog.=) $1 AND d.adnum OPERATOR(pg_catalog.=) $2",
+            {pg::param(OIDOID, ObjectIdGetDatum(relid)), pg::param(INT2OID, Int16GetDatum(attnum))},
+            true) == 0 ||
+        !core::defaults_to_local_now(pg::text_value(0, 1))) {
+      continue;
+    }
+    const std::string server = server_time_zone();
+    if (zone_is_utc(server)) break;
+    throw Error(sqlstate::kInvalidParameterValue,
+                "column " + quoted(**column) + " of table " + name +
+                    " defaults to the current time as wall-clock time in TimeZone \"" + server +
+                    "\"",
+                "A timestamp without time zone filled by that default holds local time, not UTC: "
+                "read as UTC, live runs would look hours old.",
+                "Pass time_zone => " + pg::quote_literal(server) +
+                    ", or time_zone => 'UTC' if the app writes UTC times itself.");
+  }
+  return "UTC";
+}
+
 // Inserts or updates the registration of `relid` from the stored options;
 // true when it was new.
 bool upsert(Oid relid, const std::string& name, const Options& stored) {
@@ -612,6 +705,8 @@ bool watch(Oid relid, const Options& args) {
                   "Pass id_column => the name of a unique column.");
     }
   }
+
+  stored.time_zone = zone_of(relid, name, stored);
 
   const Watched w = resolve(registration_of(relid, stored));  // every column and type check
   if (args.id_column && !is_unique_column(relid, pg::column_number(relid, *stored.id_column))) {

@@ -25,6 +25,7 @@ struct Watched {
   std::vector<AttrNumber> updated_columns;
   std::vector<AttrNumber> read_columns;  // what the statements read to decide
   bool notify = true;                    // a NOTIFY recovery per recovered run
+  std::string time_zone = "UTC";         // the zone plain timestamps hold
   std::optional<Interval> max_runtime;
   int32 max_attempts = 0;
 };

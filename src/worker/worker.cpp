@@ -173,10 +173,11 @@ std::vector<TableRef> watched_tables() {
     if (left_out == 0) {
       g_problems->clear("coverage");
     } else if (g_problems->report("coverage", what)) {
-      pg::report(LOG, "recovery worker: " + what,
-                 "A table's code runs as its owner; the worker covers only the tables of roles "
-                 "whose privileges recovery.worker_role has.",
-                 "GRANT the owning role to the worker's role, or leave recovery.worker_role empty.");
+      pg::report(
+          LOG, "recovery worker: " + what,
+          "A table's code runs as its owner; the worker covers only the tables of roles "
+          "whose privileges recovery.worker_role has.",
+          "GRANT the owning role to the worker's role, or leave recovery.worker_role empty.");
     }
   });
   for (const auto& ref : refs) {
@@ -205,6 +206,15 @@ uint64 recover_table(const TableRef& ref) {
       pg::with_statement_timeout(settings::statement_timeout_ms, [&] {
         // Claims on runs that finished are over; drop them once per cycle.
         if (first) claims::forget_finished(*table);
+        // A table whose times lie in the future (a wrong time_zone): said once.
+        if (first) {
+          const std::string key = "future activity " + std::to_string(ref.relid);
+          if (!engine::has_future_activity(*table, engine::clock_for(&timeout))) {
+            g_problems->clear(key);
+          } else if (g_problems->report(key, table->time_zone)) {
+            engine::warn_future_activity(*table, WARNING);
+          }
+        }
         done = engine::recover_table(*table, engine::clock_for(&timeout), batch, engine::RowSink());
       });
     });

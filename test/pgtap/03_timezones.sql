@@ -7,7 +7,7 @@
 -- hours, also in a zone whose last day had 25 or 23 hours (synthetic POSIX
 -- zones whose DST change happened 12 hours before the test runs).
 BEGIN;
-SELECT plan(42);
+SELECT plan(56);
 
 CREATE SCHEMA tz_app;
 CREATE TYPE tz_app."RunStatus" AS ENUM ('PENDING', 'PROCESSING', 'COMPLETED', 'FAILED');
@@ -246,11 +246,12 @@ SELECT results_eq(
     $$SELECT run_id FROM recovery.find_stuck_runs('86400 seconds') ORDER BY 1$$,
     'America/New_York: ''1 day'' finds what ''86400 seconds'' finds');
 
--- The Prisma row's plain times come back as written, in any zone; started_at is that UTC time.
+-- The Prisma row's plain times come back as UTC instants ending in Z (as
+-- JavaScript's toISOString() prints them), in any zone; started_at is that UTC time.
 SELECT is((SELECT run->'createdAt' FROM recovery.find_stuck_runs('30 minutes', 'tz_app.prisma_runs')
            WHERE run_id = 'stuck-45'),
-          (SELECT to_jsonb("createdAt") FROM tz_app.prisma_runs WHERE id = 'stuck-45'),
-          'America/New_York: the Prisma row''s createdAt is reported as stored');
+          (SELECT to_jsonb(to_char("createdAt", 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')) FROM tz_app.prisma_runs WHERE id = 'stuck-45'),
+          'America/New_York: the Prisma row''s createdAt is reported as a UTC instant with Z');
 SELECT is((SELECT started_at FROM recovery.find_stuck_runs('30 minutes', 'tz_app.prisma_runs')
            WHERE run_id = 'stuck-45'),
           (SELECT "createdAt" AT TIME ZONE 'UTC' FROM tz_app.prisma_runs WHERE id = 'stuck-45'),
@@ -271,6 +272,96 @@ SELECT is((SELECT array_agg(DISTINCT finished_at) FROM tz_app.tz_runs WHERE stat
 SELECT is((SELECT count(*)::int FROM tz_app.prisma_runs WHERE status IN ('PENDING', 'PROCESSING')
                                                       AND "completedAt" IS NULL), 3,
           'Asia/Kolkata: the three live Prisma runs (alive, young, late-start) are untouched');
+
+------------------------------------------------------------------------------
+-- The run as jsonb: every timestamp is a UTC instant ending in Z, whatever the
+-- column type or the session's TimeZone (the Prisma, Django and mixed shapes).
+------------------------------------------------------------------------------
+CREATE FUNCTION pg_temp.instants(t regclass) RETURNS text LANGUAGE sql AS $$
+    SELECT string_agg(f.run_id || ' ' || coalesce(f.run->>'createdAt', '') || coalesce(f.run->>'created_at', '')
+                      || coalesce(f.run->>'started_at', '') || ' ' || coalesce(f.run->>'updatedAt', f.run->>'updated_at', f.run->>'heartbeat_at', ''),
+                      ', ' ORDER BY f.run_id)
+    FROM recovery.find_stuck_runs('0.001 seconds', t) AS f $$;
+CREATE TEMP TABLE instants_by_zone (zone text, prisma text, django text, mixed text);
+DO $$
+DECLARE z text;
+BEGIN
+    UPDATE tz_app.prisma_runs SET status = 'PROCESSING' WHERE id = 'stuck-45';
+    FOREACH z IN ARRAY ARRAY['UTC', 'America/New_York', 'Asia/Kolkata'] LOOP
+        PERFORM set_config('TimeZone', z, true);
+        INSERT INTO instants_by_zone SELECT z, pg_temp.instants('tz_app.prisma_runs'),
+            pg_temp.instants('tz_app.tz_runs'), pg_temp.instants('tz_app.mixed_runs');
+    END LOOP;
+END $$;
+SELECT is((SELECT count(DISTINCT (prisma, django, mixed)) FROM instants_by_zone), 1::bigint,
+          'run jsonb: the same instants under UTC, America/New_York and Asia/Kolkata');
+SELECT ok((SELECT bool_and(x ~ '^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$')
+           FROM tz_app.prisma_runs p, recovery.find_stuck_runs('0.001 seconds', 'tz_app.prisma_runs') f,
+                LATERAL (VALUES (f.run->>'createdAt')) v(x) WHERE f.run_id = p.id),
+          'run jsonb: toISOString format (milliseconds, Z)');
+SELECT is((SELECT f.run->>'created_at' FROM recovery.find_stuck_runs('0.001 seconds', 'tz_app.tz_runs') f WHERE f.run_id = '3'),
+          (SELECT to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') FROM tz_app.tz_runs WHERE id = 3),
+          'run jsonb: a timestamptz (Django) column is its UTC instant');
+RESET TimeZone;
+
+------------------------------------------------------------------------------
+-- time_zone: a TypeORM/Drizzle-style table whose plain timestamps default to
+-- now() on a server in America/New_York hold New York wall-clock time.
+------------------------------------------------------------------------------
+-- What new sessions get (rolled back with the test).
+DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET TimeZone = %L', current_database(), 'America/New_York'); END $$;
+CREATE TABLE tz_app.typeorm_runs (
+    id          integer PRIMARY KEY,
+    status      text NOT NULL,
+    created_at  timestamp NOT NULL DEFAULT now(),
+    updated_at  timestamp NOT NULL DEFAULT now(),
+    finished_at timestamp
+);
+SELECT throws_ok($$SELECT recovery.watch('tz_app.typeorm_runs', active_statuses => '{running}', failed_status => 'failed')$$,
+                 '22023', 'column "created_at" of table tz_app.typeorm_runs defaults to the current time as wall-clock time in TimeZone "America/New_York"',
+                 'watch() refuses the ambiguous case: a plain column defaulting to now() on a server not in UTC');
+SELECT throws_ok($$SELECT recovery.watch('tz_app.typeorm_runs', active_statuses => '{running}', failed_status => 'failed', time_zone => 'Mars/Olympus')$$,
+                 '22023', 'unknown time zone "Mars/Olympus"', 'an unknown zone is refused');
+SELECT ok(recovery.watch('tz_app.typeorm_runs', active_statuses => '{running}', failed_status => 'failed',
+                         time_zone => 'America/New_York'), 'with time_zone => ''America/New_York'' it is watched');
+SELECT is(recovery.watch('tz_app.typeorm_runs', active_statuses => '{running}', failed_status => 'failed'), false,
+          're-watching without time_zone is accepted');
+SELECT is((SELECT time_zone FROM recovery.watched_tables WHERE run_table = 'tz_app.typeorm_runs'::regclass),
+          'America/New_York', 're-watching keeps the zone');
+-- The app's own sessions, in New York, insert a live run and one idle for 2 hours.
+SET LOCAL TimeZone = 'America/New_York';
+INSERT INTO tz_app.typeorm_runs (id, status) VALUES (1, 'running');
+INSERT INTO tz_app.typeorm_runs (id, status, created_at, updated_at)
+    VALUES (2, 'running', now() - interval '2 hours', now() - interval '2 hours');
+CREATE TEMP TABLE typeorm_by_zone (zone text, found text, minutes integer, created text);
+DO $$
+DECLARE z text;
+BEGIN
+    FOREACH z IN ARRAY ARRAY['UTC', 'America/New_York', 'Asia/Kolkata'] LOOP
+        PERFORM set_config('TimeZone', z, true);
+        INSERT INTO typeorm_by_zone
+        SELECT z, string_agg(run_id, ','), max(stuck_minutes), max(run->>'created_at')
+        FROM recovery.find_stuck_runs('30 minutes', 'tz_app.typeorm_runs');
+    END LOOP;
+END $$;
+SELECT results_eq($$SELECT DISTINCT found, minutes FROM typeorm_by_zone$$, $$VALUES ('2', 120)$$,
+                  'time_zone: the idle run is stuck for 120 minutes and the live one is not, in every session zone');
+SELECT is((SELECT DISTINCT created FROM typeorm_by_zone),
+          to_char((now() - interval '2 hours') AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+          'time_zone: its created_at is reported as the true UTC instant');
+SET LOCAL TimeZone = 'Asia/Kolkata';
+SELECT is((SELECT string_agg(run_id, ',') FROM recovery.recover_stuck_runs('30 minutes', run_table => 'tz_app.typeorm_runs')),
+          '2', 'time_zone: recover fails the idle run only');
+SELECT is((SELECT finished_at FROM tz_app.typeorm_runs WHERE id = 2), (now() AT TIME ZONE 'America/New_York')::timestamp,
+          'time_zone: the finished column is written as New York wall-clock time');
+SELECT is((SELECT started_at FROM recovery.history WHERE run_table = 'tz_app.typeorm_runs'),
+          now() - interval '2 hours', 'time_zone: history records the true instant it started');
+-- Rails: timestamp(6) columns the app fills with UTC itself (no default): no refusal.
+CREATE TABLE tz_app.rails_runs (id bigint PRIMARY KEY, status varchar NOT NULL,
+                                created_at timestamp(6) NOT NULL, updated_at timestamp(6) NOT NULL);
+SELECT ok(recovery.watch('tz_app.rails_runs', active_statuses => '{running}', failed_status => 'failed'),
+          'Rails shape (UTC written by the app, no default): watched as UTC');
+RESET TimeZone;
 
 SELECT * FROM finish();
 ROLLBACK;

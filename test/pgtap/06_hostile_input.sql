@@ -420,7 +420,12 @@ INSERT INTO hostile (label, call, expected, result, changes_data, setup) VALUES
 ('prune_history: in a read-only transaction', $$SELECT recovery.prune_history('1 day')$$, '25006', NULL, false, 'SET TRANSACTION READ ONLY'),
 ('run_worker_now: NULL database',     $$SELECT recovery.run_worker_now(NULL)$$, '22004', NULL, false, NULL),
 ('run_worker_now: no such database',  $$SELECT recovery.run_worker_now('no such database; --')$$, 'ok', 'false', false, NULL),
-('schedule: without pg_cron',         $$SELECT recovery.schedule('* * * * *', '-1 day')$$, '55000', NULL, false, NULL),
+('schedule: without pg_cron',         $$SELECT recovery.schedule('* * * * *', '1 day')$$, '55000', NULL, false, NULL),
+('schedule: a negative timeout',      $$SELECT recovery.schedule('* * * * *', '-1 day')$$, '22023', NULL, false, NULL),
+('schedule: -1 year 361 days, refused as the engine refuses it', $$SELECT recovery.schedule('* * * * *', '-1 year 361 days')$$, '22023', NULL, false, NULL),
+('schedule: 1 month -30 days',        $$SELECT recovery.schedule('* * * * *', '1 month -30 days')$$, '22023', NULL, false, NULL),
+('schedule: NULL timeout',            $$SELECT recovery.schedule('* * * * *', NULL)$$, '22004', NULL, false, NULL),
+('find: -1 year 361 days (the same rule)', $$SELECT count(*) FROM recovery.find_stuck_runs('-1 year 361 days')$$, '22023', NULL, false, NULL),
 ('unschedule: without pg_cron',       $$SELECT recovery.unschedule()$$, '55000', NULL, false, NULL),
 -- inheritance and partitions (see also the section after the loop)
 ('watch + find: a legacy inheritance parent includes its children',

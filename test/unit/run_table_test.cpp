@@ -252,3 +252,36 @@ TEST(WholeMinutes, FloorsAndClamps) {
 }
 
 }  // namespace
+
+TEST(TimeZones, DefaultsThatStoreLocalTime) {
+  using recovery::core::defaults_to_local_now;
+  EXPECT_TRUE(defaults_to_local_now("now()"));
+  EXPECT_TRUE(defaults_to_local_now("CURRENT_TIMESTAMP"));
+  EXPECT_TRUE(defaults_to_local_now("CURRENT_TIMESTAMP(3)"));
+  EXPECT_TRUE(defaults_to_local_now("LOCALTIMESTAMP"));
+  EXPECT_TRUE(defaults_to_local_now("clock_timestamp()"));
+  EXPECT_FALSE(defaults_to_local_now("(now() AT TIME ZONE 'utc'::text)"));
+  EXPECT_FALSE(defaults_to_local_now("timezone('UTC'::text, now())"));
+  EXPECT_FALSE(defaults_to_local_now("'2000-01-01 00:00:00'::timestamp without time zone"));
+}
+
+TEST(TimeZones, PlainTimestampsAreReadInTheTablesZone) {
+  RunTable t = prisma_table();
+  t.zone_literal = "'America/New_York'";
+  t.time_columns = {t.started};
+  const std::string sql = find_query(t, Claims::kIgnore, quote);
+  // Output columns are instants; the row as jsonb shows a UTC instant with Z.
+  EXPECT_NE(sql.find("(t.\"createdAt\" AT TIME ZONE 'America/New_York')"), std::string::npos)
+      << sql;
+  EXPECT_NE(
+      sql.find(
+          "pg_catalog.to_jsonb(t.*) OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object($13[1], "
+          "pg_catalog.to_char((t.\"createdAt\" AT TIME ZONE 'America/New_York') AT TIME ZONE "
+          "'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'))"),
+      std::string::npos)
+      << sql;
+  // The search itself stays on the raw column (its index serves it).
+  EXPECT_NE(sql.find("GREATEST(t.\"createdAt\", t.\"updatedAt\") OPERATOR(pg_catalog.<) $2"),
+            std::string::npos)
+      << sql;
+}

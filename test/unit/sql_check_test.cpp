@@ -63,6 +63,8 @@ std::vector<RunTable> shapes() {
     if (mask & 2) t.activity = TimeColumn{"updatedAt", TimeKind::kTimestampTz};
     if (mask & 4) t.finished = TimeColumn{"completedAt", TimeKind::kTimestamp};
     t.active_statuses = {"PENDING", "PROCESSING"};
+    t.zone_literal = "'America/New_York'";
+    t.time_columns = {t.started, TimeColumn{"deletedAt", TimeKind::kTimestampTz}};
     t.failed_status = "FAILED";
     t.has_max_runtime = (mask & 8) != 0;
     if (mask & 16) {
@@ -87,13 +89,14 @@ TEST(SqlCheck, EveryCoreStatementIsQualified) {
             recovery::core::recover_query(t, claims, quote, true),
             recovery::core::recover_query(t, claims, quote, false),
             recovery::core::exists_query(t, claims, quote),
+            recovery::core::future_activity_query(t, quote),
             recovery::core::index_statement(t, "idx", quote, literal)}) {
         EXPECT_EQ(sql::unqualified_references(statement), std::vector<std::string>{}) << statement;
         ++checked;
       }
     }
   }
-  EXPECT_EQ(checked, 64 * 2 * 5);
+  EXPECT_EQ(checked, 64 * 2 * 6);
 }
 
 TEST(SqlCheck, TheReadableIndexAdviceIsNotRecoverysOwnSql) {
