@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # The node suite (scripts/test.sh runs it as "node"): the Prisma example app
-# (examples/prisma/test/*.test.ts) and the recover-stuck-runs tool
+# (examples/nextjs/test/*.test.ts) and the recover-stuck-runs tool
 # (test/cli/*.test.mjs), with node's own test runner, against ONE throwaway
 # cluster. Ends with node's "# pass N" / "# fail N"; exits non-zero on failure.
 # Needs the extension installed (scripts/test.sh builds and installs it first).
 #   bash scripts/node-suite.sh
 source "$(dirname "$0")/lib.sh"
-APP="$ROOT/examples/prisma"
+APP="$ROOT/examples/nextjs"
 status=0
 
 # Prisma 7 needs node 20.19 or newer (Debian 12's own nodejs is 18).
@@ -17,8 +17,8 @@ fi
 
 # 1. npm packages exactly as locked. --ignore-scripts: the only install scripts
 #    are Prisma's, which try to download its native schema engine (unreachable
-#    offline, and not needed: see examples/prisma/scripts/prisma-offline.sh).
-echo "==> npm ci (examples/prisma)"
+#    offline, and not needed: see examples/nextjs/scripts/prisma-offline.sh).
+echo "==> npm ci (examples/nextjs)"
 (cd "$APP" && npm ci --ignore-scripts --prefer-offline --no-audit --no-fund)
 
 # 2. The Prisma client, generated offline.
