@@ -141,32 +141,15 @@ describe('the page and its event stream over HTTP', () => {
     const { status, body } = await call('/api/active-runs');
     assert.equal(status, 200);
     assert.equal(body.success, true);
+    assert.equal(body.openStreams, 0);
     assert.deepEqual(body.runs.map((r: any) => r.id).sort(), [...STUCK_AT_30, LIVE].sort());
   });
 
   test('GET /api/active-runs/events: a snapshot, then each recovery (done in SQL) within 2 s', async () => {
-    const controller = new AbortController();
-    const response = await fetch(`${app.url}/api/active-runs/events`, { signal: controller.signal });
+    const { response, nextEvent, close } = await openEvents();
     assert.equal(response.status, 200);
     assert.match(response.headers.get('content-type') ?? '', /^text\/event-stream/);
-    const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
-    let buffer = '';
-    async function nextEvent(): Promise<{ event: string; data: any }> {
-      for (;;) {
-        const end = buffer.indexOf('\n\n');
-        if (end >= 0) {
-          const block = buffer.slice(0, end);
-          buffer = buffer.slice(end + 2);
-          const event = /^event: (.*)$/m.exec(block)?.[1];
-          const data = /^data: (.*)$/m.exec(block)?.[1];
-          if (event && data) return { event, data: JSON.parse(data) };
-          continue; // retry:, keepalive comments
-        }
-        const { value, done } = await reader.read();
-        if (done) throw new Error('the event stream ended');
-        buffer += value;
-      }
-    }
+    assert.match(response.headers.get('cache-control') ?? '', /no-transform/);
     try {
       const snapshot = await nextEvent();
       assert.equal(snapshot.event, 'snapshot');
@@ -180,11 +163,81 @@ describe('the page and its event stream over HTTP', () => {
       for (const e of got) assert.equal(e.data.newStatus, 'FAILED');
       assert.ok(elapsed < 2000, `the events took ${elapsed} ms`);
     } finally {
-      controller.abort();
-      await reader.cancel().catch(() => {});
+      await close();
+    }
+  });
+
+  test('a closed event stream is let go by the server', async () => {
+    const { nextEvent, close } = await openEvents();
+    assert.equal((await nextEvent()).event, 'snapshot');
+    assert.equal((await call('/api/active-runs')).body.openStreams, 1);
+    await close();
+    const deadline = Date.now() + 5000;
+    while ((await call('/api/active-runs')).body.openStreams !== 0) {
+      assert.ok(Date.now() < deadline, 'the stream is still subscribed 5 s after the client left');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  });
+
+  test("the server's LISTEN connection killed: it reconnects, sends a fresh snapshot, and recoveries still arrive", async () => {
+    const { nextEvent, close } = await openEvents();
+    try {
+      assert.equal((await nextEvent()).event, 'snapshot');
+      const killed = await db.pool.query(
+        `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+         WHERE application_name = 'active-runs-notifier' AND datname = current_database()`,
+      );
+      assert.equal(killed.rowCount, 1);
+      const again = await nextEvent();
+      assert.equal(again.event, 'snapshot');
+      assert.deepEqual(again.data.runs.map((r: any) => r.id).sort(), [...STUCK_AT_30, LIVE].sort());
+      await db.pool.query(`SELECT * FROM recovery.recover_stuck_runs(interval '60 minutes')`);
+      const recovered = await nextEvent();
+      assert.equal(recovered.event, 'recovered');
+      assert.equal(recovered.data.runId, STUCK_AT_30[1]);
+    } finally {
+      await close();
     }
   });
 });
+
+/** GET /api/active-runs/events, read event by event (comments and retry: skipped). */
+async function openEvents() {
+  const controller = new AbortController();
+  const response = await fetch(`${app.url}/api/active-runs/events`, { signal: controller.signal });
+  const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = '';
+  async function nextEvent(timeoutMs = 5000): Promise<{ event: string; data: any }> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const end = buffer.indexOf('\n\n');
+      if (end >= 0) {
+        const block = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        const event = /^event: (.*)$/m.exec(block)?.[1];
+        const data = /^data: (.*)$/m.exec(block)?.[1];
+        if (event && data) return { event, data: JSON.parse(data) };
+        continue;
+      }
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no event within ${timeoutMs} ms`)), Math.max(0, deadline - Date.now()));
+      });
+      try {
+        const { value, done } = await Promise.race([reader.read(), timeout]);
+        if (done) throw new Error('the event stream ended');
+        buffer += value;
+      } finally {
+        clearTimeout(timer);
+      }
+    }
+  }
+  async function close(): Promise<void> {
+    controller.abort();
+    await reader.cancel().catch(() => {});
+  }
+  return { response, nextEvent, close };
+}
 
 test('the server stops on SIGTERM', async () => {
   const started = Date.now();
