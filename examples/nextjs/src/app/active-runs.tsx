@@ -1,7 +1,7 @@
 'use client';
 // The live list: starts from the server's render, then follows
 // /api/active-runs/events (a snapshot, then one `recovered` per run recovered).
-import { useEffect, useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import type { ActiveRunJson } from '../lib/active-runs-hub.ts';
 
 type Connection = 'connecting' | 'live' | 'reconnecting';
@@ -10,20 +10,24 @@ export function ActiveRuns({ initialRuns }: { initialRuns: ActiveRunJson[] }) {
   const [runs, setRuns] = useState(initialRuns);
   const [connection, setConnection] = useState<Connection>('connecting');
   const [recovered, setRecovered] = useState(0);
+  // The list as the event handlers last left it (state updaters must stay pure).
+  const current = useRef(initialRuns);
 
   useEffect(() => {
+    const show = (next: ActiveRunJson[]): void => {
+      current.current = next;
+      setRuns(next);
+    };
     const events = new EventSource('/api/active-runs/events');
     events.addEventListener('snapshot', (e) => {
-      setRuns((JSON.parse((e as MessageEvent<string>).data) as { runs: ActiveRunJson[] }).runs);
+      show((JSON.parse((e as MessageEvent<string>).data) as { runs: ActiveRunJson[] }).runs);
       setConnection('live');
     });
     events.addEventListener('recovered', (e) => {
       const { runId } = JSON.parse((e as MessageEvent<string>).data) as { runId: string };
-      setRuns((current) => {
-        if (!current.some((run) => run.id === runId)) return current;
-        setRecovered((n) => n + 1);
-        return current.filter((run) => run.id !== runId);
-      });
+      if (!current.current.some((run) => run.id === runId)) return;
+      show(current.current.filter((run) => run.id !== runId));
+      setRecovered((n) => n + 1);
     });
     events.addEventListener('error', () => setConnection('reconnecting'));
     return () => events.close();
