@@ -111,7 +111,7 @@ run_tap() {
 }
 
 run_node() {
-  [ -f "$ROOT/examples/prisma/package.json" ] || return 0
+  [ -f "$ROOT/examples/nextjs/package.json" ] || return 0
   local log="$LOGS/node.log" status=0
   bash "$ROOT/scripts/node-suite.sh" >"$log" 2>&1 || status=$?
   grep -E '^# (pass|fail)|^not ok' "$log" || true

@@ -9,7 +9,7 @@ import {
   recoverStuckRunsReport,
   stuckRunsReport,
   type ErrorBody,
-} from '../../../../src/lib/background-recovery.ts';
+} from '../../../../lib/background-recovery.ts';
 
 export async function GET(request: Request): Promise<Response> {
   let timeout: number;

@@ -108,12 +108,16 @@ export async function statuses(pool: pg.Pool): Promise<Record<string, string>> {
  * Registers the usual lifecycle of a test file: a fresh database before all
  * tests (see createTestDatabase), the seed data again before each test
  * (unless `seedEach` is false), Prisma disconnected and the database dropped
- * after all. The returned object is filled in by the `before` hook.
+ * after all. The returned object is filled in by the `before` hook; its
+ * `ready` resolves then (node 20 runs a file's `before` hooks concurrently, so
+ * a later `before` that needs the database awaits `db.ready`).
  */
-export function useTestDatabase(prefix: string, { seedEach = true } = {}): TestDatabase {
-  const db = {} as TestDatabase;
+export function useTestDatabase(prefix: string, { seedEach = true } = {}): TestDatabase & { ready: Promise<void> } {
+  let created!: () => void;
+  const db = { ready: new Promise<void>((resolve) => (created = resolve)) } as TestDatabase & { ready: Promise<void> };
   before(async () => {
     Object.assign(db, await createTestDatabase(prefix));
+    created();
   });
   after(async () => {
     await disconnectPrisma();

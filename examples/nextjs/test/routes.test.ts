@@ -1,7 +1,7 @@
 // The route handlers, called with real Request objects against a real database.
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
-import { GET, POST } from '../app/api/qualify/recovery/route.ts';
+import { GET, POST } from '../src/app/api/qualify/recovery/route.ts';
 import { getPrisma } from '../src/lib/prisma.ts';
 import { useTestDatabase, DONE, LIVE, seed, statuses, STUCK_AT_30 } from './helpers/db.ts';
 

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { after, afterEach, before, beforeEach, test } from 'node:test';
-import { POST } from '../app/api/qualify/recovery/route.ts';
+import { POST } from '../src/app/api/qualify/recovery/route.ts';
 import { RunStatus } from '../src/generated/prisma/enums.ts';
 import { ActiveRunsNotifier, type ActiveRun, type RecoveryNotification } from '../src/lib/active-runs-notifier.ts';
 import { disconnectPrisma, getPrisma } from '../src/lib/prisma.ts';

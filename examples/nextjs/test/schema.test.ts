@@ -1,4 +1,4 @@
-// prisma/schema.prisma and demo/seed-schema.sql describe the same tables:
+// prisma/schema.prisma and demo/seed-schema.sql (= prisma/schema.sql) describe the same tables:
 // the Prisma client works against the tables that SQL file creates.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -64,4 +64,40 @@ test('the Prisma models map to the tables and columns of demo/seed-schema.sql', 
   await prisma.qualificationRun.findMany({
     select: { id: true, icpId: true, status: true, totalProspects: true, completed: true, createdAt: true, updatedAt: true, completedAt: true },
   });
+});
+
+test('prisma/schema.sql is demo/seed-schema.sql: the app ships the same tables', async () => {
+  const { readFileSync } = await import('node:fs');
+  const app = readFileSync(new URL('../prisma/schema.sql', import.meta.url), 'utf8');
+  const demo = readFileSync(new URL('../../../demo/seed-schema.sql', import.meta.url), 'utf8');
+  assert.equal(app, demo);
+});
+
+test('psql -f prisma/setup.sql then prisma/demo-data.sql: a database the app can use, from nothing', async () => {
+  const { execFileSync } = await import('node:child_process');
+  const { fileURLToPath } = await import('node:url');
+  const { default: pg } = await import('pg');
+  const name = `${db.name}_setup`;
+  const admin = new pg.Client({ database: 'postgres' });
+  await admin.connect();
+  await admin.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`);
+  await admin.query(`CREATE DATABASE ${pg.escapeIdentifier(name)}`);
+  try {
+    for (const file of ['setup.sql', 'demo-data.sql']) {
+      execFileSync('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', name, '-f', fileURLToPath(new URL(`../prisma/${file}`, import.meta.url))], {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+    }
+    const client = new pg.Client({ database: name });
+    await client.connect();
+    try {
+      const watched = await client.query(`SELECT count(*)::int AS n FROM recovery.find_stuck_runs(interval '30 minutes')`);
+      assert.equal(watched.rows[0].n, 2, 'the demo data has two runs stuck at 30 minutes');
+    } finally {
+      await client.end();
+    }
+  } finally {
+    await admin.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`);
+    await admin.end();
+  }
 });
