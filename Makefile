@@ -11,7 +11,7 @@ DATA       = $(wildcard extension/recovery--*.sql)
 SCRIPTS    = bin/recover-stuck-runs
 
 SRCS = $(wildcard src/bridge/*.cpp src/core/*.cpp src/registry/*.cpp \
-                  src/engine/*.cpp src/api/*.cpp src/worker/*.cpp src/*.cpp)
+                  src/settings/*.cpp src/engine/*.cpp src/api/*.cpp src/worker/*.cpp src/*.cpp)
 OBJS = $(SRCS:.cpp=.o)
 
 REGRESS      = $(basename $(notdir $(wildcard sql/*.sql)))

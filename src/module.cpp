@@ -3,7 +3,7 @@
 #include "engine/claims.hpp"
 #include "worker/hooks.hpp"
 #include "worker/launcher.hpp"
-#include "worker/settings.hpp"
+#include "settings/settings.hpp"
 #include "worker/shared_state.hpp"
 
 extern "C" {

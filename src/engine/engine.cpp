@@ -6,7 +6,7 @@
 #include "engine/access.hpp"
 #include "engine/claims.hpp"
 #include "engine/history.hpp"
-#include "worker/settings.hpp"
+#include "settings/settings.hpp"
 
 extern "C" {
 #include "utils/datetime.h"

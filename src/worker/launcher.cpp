@@ -4,7 +4,7 @@
 #include "bridge/guard.hpp"
 #include "core/launcher_logic.hpp"
 #include "core/worker_logic.hpp"
-#include "worker/settings.hpp"
+#include "settings/settings.hpp"
 #include "worker/shared_state.hpp"
 #include "worker/worker.hpp"
 

@@ -8,7 +8,7 @@
 #include "engine/engine.hpp"
 #include "engine/history.hpp"
 #include "registry/registry.hpp"
-#include "worker/settings.hpp"
+#include "settings/settings.hpp"
 #include "worker/shared_state.hpp"
 
 extern "C" {

@@ -1,4 +1,4 @@
-#include "worker/settings.hpp"
+#include "settings/settings.hpp"
 
 #include "bridge/postgres.hpp"
 
