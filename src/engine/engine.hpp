@@ -40,9 +40,11 @@ struct RunRow {
 };
 using RowSink = std::function<void(const RunRow&)>;
 
-// The parameters ($1..$12) every statement of core/run_table.hpp gets.
+// The parameters ($1..$13) every statement of core/run_table.hpp gets;
+// `ended` is $13 (instances::dead_incarnations, "{}" for none).
 std::vector<pg::Param> statement_params(const registry::Watched& table, const Clock& clock,
-                                        std::optional<int64> limit);
+                                        std::optional<int64> limit,
+                                        const std::string& ended = "{}");
 
 // Feeds every stuck run of `table` to `sink`, oldest first. Changes nothing.
 uint64 find_in_table(const registry::Watched& table, const Clock& clock, const RowSink& sink);

@@ -7,13 +7,16 @@
 #include "engine/claims.hpp"
 #include "engine/engine.hpp"
 #include "engine/history.hpp"
+#include "engine/instances.hpp"
 #include "registry/registry.hpp"
 #include "worker/settings.hpp"
 #include "worker/shared_state.hpp"
 
 extern "C" {
 #include "access/xlog.h"
+#include "catalog/namespace.h"
 #include "commands/extension.h"
+#include "utils/lsyscache.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
@@ -173,10 +176,11 @@ std::vector<TableRef> watched_tables() {
     if (left_out == 0) {
       g_problems->clear("coverage");
     } else if (g_problems->report("coverage", what)) {
-      pg::report(LOG, "recovery worker: " + what,
-                 "A table's code runs as its owner; the worker covers only the tables of roles "
-                 "whose privileges recovery.worker_role has.",
-                 "GRANT the owning role to the worker's role, or leave recovery.worker_role empty.");
+      pg::report(
+          LOG, "recovery worker: " + what,
+          "A table's code runs as its owner; the worker covers only the tables of roles "
+          "whose privileges recovery.worker_role has.",
+          "GRANT the owning role to the worker's role, or leave recovery.worker_role empty.");
     }
   });
   for (const auto& ref : refs) {
@@ -297,6 +301,31 @@ void await_exited_claimers() {
   }
 }
 
+// How long to nap: the naptime, or less when an app instance's lease runs
+// out sooner (its claimed runs are then stuck at once). Leases that ran out
+// before the cycle began were seen by it.
+long nap_ms(TimestampTz cycle_began) {
+  const long naptime_ms = static_cast<long>(settings::naptime_seconds) * 1000L;
+  if (!settings::enabled || pg::guard([] { return RecoveryInProgress(); })) return naptime_ms;
+  std::optional<TimestampTz> expiry;
+  in_transaction("reading app instance leases", [&] {
+    // (An install still at 0.1.0 has no instances.)
+    const bool have_instances = pg::guard([] {
+      const Oid nsp = get_namespace_oid("recovery", true);
+      return OidIsValid(nsp) && OidIsValid(get_relname_relid("instance_incarnations", nsp));
+    });
+    if (have_instances) {
+      expiry = instances::next_expiry(cycle_began);
+    }
+  });
+  if (!expiry) return naptime_ms;
+  const TimestampTz now = pg::guard([] { return GetCurrentTimestamp(); });
+  constexpr long kAfterExpiryMs = 5;  // the lease is over by then, not just at its edge
+  const long until =
+      *expiry <= now ? 0 : static_cast<long>((*expiry - now) / 1000) + kAfterExpiryMs;
+  return until < naptime_ms ? until : naptime_ms;
+}
+
 void main_loop() {
   for (;;) {
     leave_if_asked();
@@ -304,11 +333,12 @@ void main_loop() {
     if (ConfigReloadPending) reload_settings();
     await_exited_claimers();
     leave_if_asked();
+    const TimestampTz cycle_began = pg::guard([] { return GetCurrentTimestamp(); });
     run_cycle();
     leave_if_asked();
-    const long naptime_ms = static_cast<long>(settings::naptime_seconds) * 1000L;
+    const long wait_ms = nap_ms(cycle_began);
     pg::guard([&] {
-      (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, naptime_ms,
+      (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, wait_ms,
                       PG_WAIT_EXTENSION);
       ResetLatch(MyLatch);
     });
