@@ -183,6 +183,7 @@ bool end_session_claims() {
   const std::vector<pg::Param> params = {
       pg::param(INT4OID, Int32GetDatum(MyProcPid)),
       pg::param(TIMESTAMPTZOID, TimestampTzGetDatum(MyStartTimestamp))};
+  pg::SpiConnection spi;
   pg::as_recovery_owner([&] {
     // A start time before the server's: dead for backend_alive(), as the
     // claim of a session that ended.
@@ -193,6 +194,7 @@ bool end_session_claims() {
             op("=") + "$1 AND c.backend_start" + op("=") + "$2",
         params, false);
   });
+  spi.finish();
   return rows > 0;
 }
 

@@ -23,7 +23,7 @@ bool claim(Oid relid, const std::string& run_id,
 
 // DISCARD ALL (a session-mode pooler hands the backend to another client):
 // this session's claims end as if it had ended (owner_gone). True when it
-// had any. Needs SPI.
+// had any. Connects to SPI itself, only when this session ever claimed.
 bool end_session_claims();
 
 // Ends a claim; false when there was none. Needs SPI.

@@ -226,6 +226,18 @@ std::string dead_incarnations(Oid relid) {
   return map;
 }
 
+bool any_ended_with_claims() {
+  uint64 rows = 0;
+  pg::as_recovery_owner([&] {
+    rows = pg::execute(
+        "SELECT 1 FROM recovery.instance_incarnations AS i WHERE NOT (i.ended_at IS NULL AND " +
+            unexpired() + ") AND EXISTS (SELECT 1 FROM recovery.claims AS c WHERE c.incarnation" +
+            op("=") + "i.id) LIMIT 1",
+        {}, false);
+  });
+  return rows > 0;
+}
+
 std::optional<TimestampTz> next_expiry(TimestampTz after) {
   std::optional<TimestampTz> next;
   pg::as_recovery_owner([&] {

@@ -39,6 +39,10 @@ std::optional<int64> live_incarnation(const std::string& token);
 // Needs SPI.
 std::string dead_incarnations(Oid relid);
 
+// Whether an ended or lapsed incarnation still owns claims (the worker has
+// runs to recover). Needs SPI.
+bool any_ended_with_claims();
+
 // The earliest lease expiry after `after` of a live incarnation, if any
 // (the worker sleeps no longer). Needs SPI.
 std::optional<TimestampTz> next_expiry(TimestampTz after);

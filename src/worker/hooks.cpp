@@ -4,7 +4,6 @@
 
 #include "bridge/backend.hpp"
 #include "bridge/guard.hpp"
-#include "bridge/spi.hpp"
 #include "engine/claims.hpp"
 #include "worker/shared_state.hpp"
 
@@ -151,10 +150,8 @@ void inspect(Node* statement) {
     }
     case T_DiscardStmt:
       // A session-mode pooler's reset: the next client is another session.
-      if (castNode(DiscardStmt, statement)->target == DISCARD_ALL) {
-        pg::SpiConnection spi;
-        if (claims::end_session_claims()) g_wake_at_commit = true;
-        spi.finish();
+      if (castNode(DiscardStmt, statement)->target == DISCARD_ALL && claims::end_session_claims()) {
+        g_wake_at_commit = true;
       }
       break;
     default:

@@ -110,32 +110,32 @@ sub until_failed
 my $tx = start_pgbouncer('transaction');
 
 # Two clients, one server backend.
-my $a = $tx->background_psql('postgres');
-my $b = $tx->background_psql('postgres');
-my $pid_a = $a->query_safe('SELECT pg_backend_pid()');
-my $pid_b = $b->query_safe('SELECT pg_backend_pid()');
-is($pid_a, $pid_b, 'transaction mode: two clients are served by one server backend');
+my $one = $tx->background_psql('postgres');
+my $two = $tx->background_psql('postgres');
+my $pid_one = $one->query_safe('SELECT pg_backend_pid()');
+my $pid_two = $two->query_safe('SELECT pg_backend_pid()');
+is($pid_one, $pid_two, 'transaction mode: two clients are served by one server backend');
 
-my $token = $a->query_safe(q{SELECT recovery.instance_start('pooled-web', '2 seconds')});
+my $token = $one->query_safe(q{SELECT recovery.instance_start('pooled-web', '2 seconds')});
 new_run('tx-1', '10 seconds');
 new_run('tx-2', '10 seconds');
-is($b->query_safe(qq{SELECT recovery.claim('qualification_runs', 'tx-1', '$token')}), 't',
+is($two->query_safe(qq{SELECT recovery.claim('qualification_runs', 'tx-1', '$token')}), 't',
 	'a token claim through the pooler, from another client than the one that started the instance');
-is($a->query_safe(qq{BEGIN; SELECT recovery.claim('qualification_runs', 'tx-2', '$token'); COMMIT;}), 't',
+is($one->query_safe(qq{BEGIN; SELECT recovery.claim('qualification_runs', 'tx-2', '$token'); COMMIT;}), 't',
 	'and one inside a transaction');
-$b->quit;    # a client leaves: nothing ends, the incarnation owns the claims
+$two->quit;    # a client leaves: nothing ends, the incarnation owns the claims
 for (1 .. 6)
 {
 	usleep(500_000);
-	$a->query_safe(qq{SELECT recovery.instance_heartbeat('$token')});
+	$one->query_safe(qq{SELECT recovery.instance_heartbeat('$token')});
 }
 is(status_of('tx-1') . ' ' . status_of('tx-2'), 'PROCESSING PROCESSING',
 	'heartbeats through the pooler keep the runs claimed for 3 s of a 2 s lease');
-is($a->query_safe(qq{SELECT recovery.instance_heartbeat('$token')}), 't', 'the heartbeat through the pooler is true');
+is($one->query_safe(qq{SELECT recovery.instance_heartbeat('$token')}), 't', 'the heartbeat through the pooler is true');
 
 # The app restarts: its new incarnation ends the old one.
 my $t0 = time;
-my $next = $a->query_safe(q{SELECT recovery.instance_start('pooled-web', '2 seconds')});
+my $next = $one->query_safe(q{SELECT recovery.instance_start('pooled-web', '2 seconds')});
 my $restart = until_failed('tx-2', $t0);
 is(status_of('tx-1') . ' ' . status_of('tx-2'), 'FAILED FAILED', 'the restarted instance\'s runs are FAILED');
 is(reason_of('tx-1'), 'instance_restarted', 'reason instance_restarted');
@@ -144,14 +144,14 @@ cmp_ok($restart, '<', 1, 'under 1 s');
 
 # A silent instance: the lease lapses.
 new_run('tx-3', '10 seconds');
-$a->query_safe(qq{SELECT recovery.claim('qualification_runs', 'tx-3', '$next')});
+$one->query_safe(qq{SELECT recovery.claim('qualification_runs', 'tx-3', '$next')});
 $t0 = time;
-$a->query_safe(qq{SELECT recovery.instance_heartbeat('$next')});
+$one->query_safe(qq{SELECT recovery.instance_heartbeat('$next')});
 my $lapse = until_failed('tx-3', $t0);
 is(reason_of('tx-3'), 'instance_gone', 'a silent instance\'s run: instance_gone');
 diag(sprintf('through PgBouncer (transaction mode): time to recovery after the last heartbeat %.3f s (lease 2 s)', $lapse));
 cmp_ok($lapse, '<', 3, 'under lease + 1 s');
-is($a->query_safe(qq{SELECT recovery.instance_heartbeat('$next')}), 'f', 'its heartbeat then says false');
+is($one->query_safe(qq{SELECT recovery.instance_heartbeat('$next')}), 'f', 'its heartbeat then says false');
 
 # The trap: a session claim through a transaction-mode pooler belongs to
 # the shared server backend, which lives on when the client leaves.
@@ -164,7 +164,7 @@ is(status_of('trap'), 'PROCESSING', 'the trap: its client left, the server backe
 is($node->safe_psql('postgres', q{SELECT recovery.backend_alive(backend_pid, backend_start) FROM recovery.claims WHERE run_id = 'trap'}),
 	't', 'its backend is alive');
 $node->safe_psql('postgres', q{SELECT recovery.release('qualification_runs', 'trap')});
-$a->quit;
+$one->quit;
 
 # --- session mode ----------------------------------------------------------
 my $session = start_pgbouncer('session');
