@@ -4,6 +4,7 @@
 #include "bridge/scope.hpp"
 #include "bridge/spi.hpp"
 #include "core/error.hpp"
+#include "core/instance_sql.hpp"
 #include "core/run_table.hpp"
 #include "engine/access.hpp"
 #include "engine/instances.hpp"
@@ -19,6 +20,7 @@ namespace recovery::claims {
 namespace {
 
 using core::op;
+namespace isql = core::instance_sql;
 
 ExitListener g_listener = nullptr;
 bool g_exit_hook = false;
@@ -104,23 +106,8 @@ bool claim(Oid relid, const std::string& run_id, const std::optional<std::string
   };
   uint64 rows = 0;
   pg::as_recovery_owner([&] {
-    // A live claim of another owner is never taken over: the conflict
-    // updates only a dead claim, or the same owner's own (a session's claim
-    // may pass to an incarnation it works for).
-    rows = pg::execute(
-        "INSERT INTO recovery.claims AS c (run_table, run_id, backend_pid, backend_start, "
-        "claimed_by, incarnation) VALUES ($1, $2, $3, $4, $5::pg_catalog.name, $6) ON CONFLICT "
-        "(run_table, run_id) DO UPDATE SET backend_pid = EXCLUDED.backend_pid, backend_start = "
-        "EXCLUDED.backend_start, claimed_at = pg_catalog.now(), claimed_by = EXCLUDED.claimed_by, "
-        "incarnation = EXCLUDED.incarnation WHERE (c.incarnation IS NULL AND NOT "
-        "recovery.backend_alive(c.backend_pid, c.backend_start)) OR (c.incarnation IS NOT NULL "
-        "AND NOT EXISTS (SELECT 1 FROM recovery.instance_incarnations AS i WHERE i.id" +
-            op("=") + "c.incarnation AND i.ended_at IS NULL AND i.last_heartbeat_at" + op("+") +
-            "i.lease" + op(">=") + "pg_catalog.clock_timestamp())) OR (c.incarnation IS NULL AND " +
-            "c.backend_pid" + op("=") + "EXCLUDED.backend_pid AND c.backend_start" + op("=") +
-            "EXCLUDED.backend_start) OR c.incarnation" + op("=") +
-            "EXCLUDED.incarnation RETURNING 1",
-        params, false);
+    // A live claim of another owner is never taken over.
+    rows = pg::execute(isql::claim_upsert(), params, false);
   });
   if (rows == 0) return false;
   if (!incarnation) watch_own_exit();
@@ -144,16 +131,7 @@ bool release(Oid relid, const std::string& run_id) {
       pg::param(TEXTOID, pg::text_datum(pg::current_role_name())),
   };
   uint64 rows = 0;
-  pg::as_recovery_owner([&] {
-    rows = pg::execute(
-        "DELETE FROM recovery.claims AS c WHERE c.run_table" + op("=") + "$1 AND c.run_id" +
-            op("=") + "ANY ($2) AND ($5 OR (c.incarnation IS NULL AND c.backend_pid" + op("=") +
-            "$3 AND c.backend_start" + op("=") +
-            "$4) OR EXISTS (SELECT 1 FROM recovery.instance_incarnations AS i "
-            "WHERE i.id" +
-            op("=") + "c.incarnation AND i.role_name" + op("=") + "$6::pg_catalog.name))",
-        params, false);
-  });
+  pg::as_recovery_owner([&] { rows = pg::execute(isql::release_delete(), params, false); });
   return rows > 0;
 }
 
@@ -184,16 +162,7 @@ bool end_session_claims() {
       pg::param(INT4OID, Int32GetDatum(MyProcPid)),
       pg::param(TIMESTAMPTZOID, TimestampTzGetDatum(MyStartTimestamp))};
   pg::SpiConnection spi;
-  pg::as_recovery_owner([&] {
-    // A start time before the server's: dead for backend_alive(), as the
-    // claim of a session that ended.
-    rows = pg::execute(
-        "UPDATE recovery.claims AS c SET backend_start = "
-        "'-infinity'::pg_catalog.timestamptz WHERE c.incarnation IS NULL AND "
-        "c.backend_pid" +
-            op("=") + "$1 AND c.backend_start" + op("=") + "$2",
-        params, false);
-  });
+  pg::as_recovery_owner([&] { rows = pg::execute(isql::end_session_claims(), params, false); });
   spi.finish();
   return rows > 0;
 }

@@ -4,7 +4,7 @@
 #include "bridge/scope.hpp"
 #include "bridge/spi.hpp"
 #include "core/error.hpp"
-#include "core/run_table.hpp"
+#include "core/instance_sql.hpp"
 
 extern "C" {
 #include "utils/timestamp.h"
@@ -14,15 +14,10 @@ namespace recovery::instances {
 
 namespace {
 
-using core::op;
+namespace sql = core::instance_sql;
 
 constexpr size_t kTokenBytes = 32;
 constexpr size_t kMaxNameLength = 200;
-
-// The incarnation's lease has not lapsed (row alias i).
-std::string unexpired() {
-  return "(i.last_heartbeat_at" + op("+") + "i.lease)" + op(">=") + "pg_catalog.clock_timestamp()";
-}
 
 // The token as bytea, hashed by SQL: pg_catalog.sha256($n).
 pg::Param token_param(const std::string& token) {
@@ -60,12 +55,7 @@ struct Incarnation {
 std::optional<Incarnation> find(const std::string& token, const char* lock) {
   std::optional<Incarnation> found;
   pg::as_recovery_owner([&] {
-    const uint64 rows = pg::execute(
-        "SELECT i.id, i.instance, i.role_name::pg_catalog.text, i.ended_at IS NOT NULL, "
-        "(i.ended_at IS NULL AND " +
-            unexpired() + ") FROM recovery.instance_incarnations AS i WHERE i.token_hash" +
-            op("=") + "pg_catalog.sha256($1) " + lock,
-        {token_param(token)}, false);
+    const uint64 rows = pg::execute(sql::find_by_token(lock), {token_param(token)}, false);
     if (rows == 0) return;
     bool is_null = false;
     Incarnation inc;
@@ -118,13 +108,8 @@ std::string start(const std::string& name, const Interval& lease) {
     // The name's owner: the role of its first incarnation. The current
     // incarnation is locked, so starts of one name follow one another.
     std::string owner = me;
-    pg::execute("SELECT 1 FROM recovery.instance_incarnations AS i WHERE i.instance" + op("=") +
-                    "$1 AND i.ended_at IS NULL FOR UPDATE",
-                {name_param}, false);
-    if (pg::execute("SELECT i.role_name::pg_catalog.text FROM recovery.instance_incarnations AS i "
-                    "WHERE i.instance" +
-                        op("=") + "$1 ORDER BY i.id LIMIT 1",
-                    {name_param}, false) > 0) {
+    pg::execute(sql::lock_current(), {name_param}, false);
+    if (pg::execute(sql::name_owner(), {name_param}, false) > 0) {
       owner = pg::text_value(0, 1);
     }
     if (owner != me && !superuser) {
@@ -133,25 +118,13 @@ std::string start(const std::string& name, const Interval& lease) {
                   "The name belongs to the role that first started it.",
                   "Choose another instance name, or start it as that role.");
     }
-    pg::execute(
-        "UPDATE recovery.instance_incarnations AS i SET ended_at = "
-        "pg_catalog.clock_timestamp(), end_reason = 'superseded' WHERE i.instance" +
-            op("=") + "$1 AND i.ended_at IS NULL",
-        {name_param}, false);
+    pg::execute(sql::supersede(), {name_param}, false);
     // Incarnations that ended a day ago and own no claim any more.
-    pg::execute("DELETE FROM recovery.instance_incarnations AS i WHERE i.instance" + op("=") +
-                    "$1 AND i.ended_at" + op("<") + "(pg_catalog.clock_timestamp()" + op("-") +
-                    "'1 day'::pg_catalog.interval) AND NOT EXISTS (SELECT 1 FROM recovery.claims "
-                    "AS c WHERE c.incarnation" +
-                    op("=") + "i.id)",
-                {name_param}, false);
-    pg::execute(
-        "INSERT INTO recovery.instance_incarnations (instance, token_hash, role_name, "
-        "started_at, last_heartbeat_at, lease) VALUES ($1, pg_catalog.sha256($2), "
-        "$3::pg_catalog.name, pg_catalog.clock_timestamp(), pg_catalog.clock_timestamp(), $4)",
-        {name_param, token_param(token), pg::param(TEXTOID, pg::text_datum(owner)),
-         pg::param(INTERVALOID, pg::interval_datum(lease))},
-        false);
+    pg::execute(sql::prune_ended(), {name_param}, false);
+    pg::execute(sql::insert(),
+                {name_param, token_param(token), pg::param(TEXTOID, pg::text_datum(owner)),
+                 pg::param(INTERVALOID, pg::interval_datum(lease))},
+                false);
   });
   return token;
 }
@@ -162,13 +135,8 @@ bool heartbeat(const std::string& token) {
   if (!inc) return false;
   require_own(*inc, "renew");
   if (!inc->live) return false;
-  pg::as_recovery_owner([&] {
-    pg::execute(
-        "UPDATE recovery.instance_incarnations AS i SET last_heartbeat_at = "
-        "pg_catalog.clock_timestamp() WHERE i.id" +
-            op("=") + "$1",
-        {pg::param(INT8OID, Int64GetDatum(inc->id))}, false);
-  });
+  pg::as_recovery_owner(
+      [&] { pg::execute(sql::renew(), {pg::param(INT8OID, Int64GetDatum(inc->id))}, false); });
   return true;
 }
 
@@ -181,16 +149,8 @@ int32 stop(const std::string& token) {
   int32 claimed = 0;
   pg::as_recovery_owner([&] {
     const pg::Param id = pg::param(INT8OID, Int64GetDatum(inc->id));
-    pg::execute(
-        "UPDATE recovery.instance_incarnations AS i SET ended_at = "
-        "pg_catalog.clock_timestamp(), end_reason = 'stopped' WHERE i.id" +
-            op("=") + "$1",
-        {id}, false);
-    pg::execute(
-        "SELECT pg_catalog.count(*)::pg_catalog.int4 FROM recovery.claims AS c WHERE "
-        "c.incarnation" +
-            op("=") + "$1",
-        {id}, false);
+    pg::execute(sql::stop(), {id}, false);
+    pg::execute(sql::count_claims(), {id}, false);
     bool is_null = false;
     claimed = DatumGetInt32(pg::value(0, 1, &is_null));
   });
@@ -211,14 +171,8 @@ std::optional<int64> live_incarnation(const std::string& token) {
 std::string dead_incarnations(Oid relid) {
   std::string map = "{}";
   pg::as_recovery_owner([&] {
-    const uint64 rows = pg::execute(
-        "SELECT pg_catalog.jsonb_object_agg(i.id::pg_catalog.text, CASE WHEN i.end_reason" +
-            op("=") + "'superseded' THEN 'instance_restarted' WHEN i.end_reason" + op("=") +
-            "'stopped' THEN 'instance_stopped' ELSE 'instance_gone' END)::pg_catalog.text FROM "
-            "recovery.instance_incarnations AS i WHERE NOT (i.ended_at IS NULL AND " +
-            unexpired() + ") AND EXISTS (SELECT 1 FROM recovery.claims AS c WHERE c.run_table" +
-            op("=") + "$1 AND c.incarnation" + op("=") + "i.id)",
-        {pg::param(REGCLASSOID, ObjectIdGetDatum(relid))}, false);
+    const uint64 rows = pg::execute(sql::dead_incarnations(),
+                                    {pg::param(REGCLASSOID, ObjectIdGetDatum(relid))}, false);
     if (rows > 0) {
       if (auto text = pg::optional_text_value(0, 1)) map = *text;
     }
@@ -228,24 +182,14 @@ std::string dead_incarnations(Oid relid) {
 
 bool any_ended_with_claims() {
   uint64 rows = 0;
-  pg::as_recovery_owner([&] {
-    rows = pg::execute(
-        "SELECT 1 FROM recovery.instance_incarnations AS i WHERE NOT (i.ended_at IS NULL AND " +
-            unexpired() + ") AND EXISTS (SELECT 1 FROM recovery.claims AS c WHERE c.incarnation" +
-            op("=") + "i.id) LIMIT 1",
-        {}, false);
-  });
+  pg::as_recovery_owner([&] { rows = pg::execute(sql::any_ended_with_claims(), {}, false); });
   return rows > 0;
 }
 
 std::optional<TimestampTz> next_expiry(TimestampTz after) {
   std::optional<TimestampTz> next;
   pg::as_recovery_owner([&] {
-    pg::execute("SELECT pg_catalog.min(i.last_heartbeat_at" + op("+") +
-                    "i.lease) FROM recovery.instance_incarnations AS i WHERE i.ended_at IS NULL "
-                    "AND i.last_heartbeat_at" +
-                    op("+") + "i.lease" + op(">") + "$1",
-                {pg::param(TIMESTAMPTZOID, TimestampTzGetDatum(after))}, false);
+    pg::execute(sql::next_expiry(), {pg::param(TIMESTAMPTZOID, TimestampTzGetDatum(after))}, false);
     bool is_null = true;
     const Datum value = pg::value(0, 1, &is_null);
     if (!is_null) next = DatumGetTimestampTz(value);
