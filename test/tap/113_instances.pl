@@ -141,7 +141,25 @@ is(sql1(q{SELECT recovery.release('qualification_runs', 'in-tx')}), 't', 'the in
 is(sql1(q{SELECT recovery.claim('qualification_runs', 'in-tx', (SELECT recovery.instance_start('web-3')))}), 't',
 	'and claims it again with a new incarnation');
 
-# 5. Arguments.
+# 5. DISCARD ALL (what a session-mode pooler sends when its client leaves)
+#    ends the session's claims as if it had ended; the session lives on, and
+#    its next claim is live.
+new_run('discarded', '10 seconds');
+my $pooled = $node->background_psql('postgres');
+$pooled->query_safe(q{SELECT recovery.claim('qualification_runs', 'discarded')});
+$t0 = time;
+$pooled->query_safe('DISCARD ALL');
+my $discard = until_failed('discarded', $t0);
+is(reason_of('discarded'), 'owner_gone', 'DISCARD ALL: the session\'s run is owner_gone');
+diag(sprintf('time to recovery after DISCARD ALL: %.3f s (naptime 60 s)', $discard));
+cmp_ok($discard, '<', 1, 'under 1 s');
+new_run('after-discard', '2 hours');
+is($pooled->query_safe(q{SELECT recovery.claim('qualification_runs', 'after-discard')}), 't', 'the same session claims again');
+is(sql1(q{SELECT count(*) FROM recovery.find_stuck_runs('30 minutes') WHERE run_id = 'after-discard'}), '0',
+	'and that claim is live');
+$pooled->quit;
+
+# 6. Arguments.
 my ($ret, $out, $err) = $node->psql('postgres', q{SELECT recovery.instance_start('x', '0 seconds')});
 like($err, qr/lease must be a positive interval/, 'a lease must be positive');
 ($ret, $out, $err) = $node->psql('postgres', q{SELECT recovery.instance_start('', '1 minute')});
