@@ -19,9 +19,12 @@ std::string find_by_token(const std::string& lock) {
          lock;
 }
 
-std::string lock_current() {
-  return std::string("SELECT 1 FROM ") + kTable + " WHERE i.instance" + op("=") +
-         "$1 AND i.ended_at IS NULL FOR UPDATE";
+std::string lock_name() {
+  // A 64-bit key of recovery's own (an app's advisory keys are unlikely to
+  // meet it): starts of one name, the first one included, take turns.
+  return "SELECT pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtextextended('recovery "
+         "instance '" +
+         op("||") + "$1, 0))";
 }
 
 std::string name_owner() {

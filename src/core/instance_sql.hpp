@@ -15,8 +15,8 @@ std::string live();
 
 // $1 token (bytea): id, instance, role text, ended, live; then `lock`.
 std::string find_by_token(const std::string& lock);
-// $1 name: locks the name's current incarnation.
-std::string lock_current();
+// $1 name: a transaction advisory lock on the name.
+std::string lock_name();
 // $1 name: the role of the name's first incarnation.
 std::string name_owner();
 // $1 name: ends the current incarnation (superseded).

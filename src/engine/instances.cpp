@@ -105,10 +105,10 @@ std::string start(const std::string& name, const Interval& lease) {
   const std::string token = new_token();
   pg::as_recovery_owner([&] {
     const pg::Param name_param = pg::param(TEXTOID, pg::text_datum(name));
-    // The name's owner: the role of its first incarnation. The current
-    // incarnation is locked, so starts of one name follow one another.
+    // Starts of one name take turns (the name's first start included). The
+    // name's owner is the role of its first incarnation.
     std::string owner = me;
-    pg::execute(sql::lock_current(), {name_param}, false);
+    pg::execute(sql::lock_name(), {name_param}, false);
     if (pg::execute(sql::name_owner(), {name_param}, false) > 0) {
       owner = pg::text_value(0, 1);
     }

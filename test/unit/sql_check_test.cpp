@@ -102,7 +102,7 @@ TEST(SqlCheck, EveryInstanceAndClaimStatementIsQualified) {
   const std::vector<std::string> statements = {
       is::find_by_token("FOR NO KEY UPDATE OF i"),
       is::find_by_token("FOR SHARE OF i"),
-      is::lock_current(),
+      is::lock_name(),
       is::name_owner(),
       is::supersede(),
       is::prune_ended(),
