@@ -12,6 +12,7 @@ use lib $FindBin::RealBin;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use IPC::Run;
 use Time::HiRes qw(time usleep);
 use RecoveryTap;
 
@@ -159,7 +160,26 @@ is(sql1(q{SELECT count(*) FROM recovery.find_stuck_runs('30 minutes') WHERE run_
 	'and that claim is live');
 $pooled->quit;
 
-# 6. Arguments.
+# 6. Two first starts of one name at once take turns: the second waits for
+#    the first to commit, then supersedes it.
+my $first = $node->background_psql('postgres');
+$first->query_safe(q{BEGIN; SELECT recovery.instance_start('race-1')});
+my ($race_out, $race_err) = ('', '');
+my $second = IPC::Run::start(
+	[ $node->installed_command('psql'), '-XAtq', '-d', $node->connstr('postgres'),
+	  '-c', q{SELECT length(recovery.instance_start('race-1'))} ],
+	'>', \$race_out, '2>', \$race_err);
+ok($node->poll_query_until('postgres',
+	q{SELECT count(*) = 1 FROM pg_stat_activity WHERE query LIKE '%instance_start(''race-1'')%' AND wait_event_type = 'Lock'}),
+	'a second start of a name waits for the first one\'s transaction');
+$first->query_safe('COMMIT');
+$second->finish;
+is($race_out . $race_err, "64\n", 'then starts without an error');
+is(sql1(q{SELECT string_agg(state, ',' ORDER BY incarnation) FROM recovery.instances WHERE name = 'race-1'}),
+	'superseded,alive', 'and supersedes the first');
+$first->quit;
+
+# 7. Arguments.
 my ($ret, $out, $err) = $node->psql('postgres', q{SELECT recovery.instance_start('x', '0 seconds')});
 like($err, qr/lease must be a positive interval/, 'a lease must be positive');
 ($ret, $out, $err) = $node->psql('postgres', q{SELECT recovery.instance_start('', '1 minute')});
