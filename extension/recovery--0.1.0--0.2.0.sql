@@ -1,6 +1,6 @@
 -- recovery 0.1.0 -> 0.2.0: table code runs as the table's owner; history and
 -- claims visible only to readers of the run table; watch(..., notify);
--- claims of dropped tables forgotten.
+-- claims of dropped tables forgotten; app instances.
 \echo Use "ALTER EXTENSION recovery UPDATE TO '0.2.0'" to load this file. \quit
 
 ALTER TABLE recovery.watched_tables
@@ -111,3 +111,86 @@ BEGIN
     RETURN job_id;
 END
 $$;
+
+ALTER TABLE recovery.claims ADD COLUMN incarnation bigint;
+DROP FUNCTION recovery.claim(regclass, text);
+
+-- App instances (0.2.0): an app process announces each start of itself
+-- (instance_start) and renews a lease (instance_heartbeat); claims made with
+-- its token belong to that incarnation instead of a database session, so
+-- they work through poolers. One row per incarnation; a name belongs to the
+-- role that first used it. The token is never stored, only its sha256.
+CREATE TABLE recovery.instance_incarnations (
+    id                bigserial   PRIMARY KEY,
+    instance          text        NOT NULL,
+    token_hash        bytea       NOT NULL UNIQUE,
+    role_name         name        NOT NULL,
+    started_at        timestamptz NOT NULL,
+    last_heartbeat_at timestamptz NOT NULL,
+    lease             interval    NOT NULL,
+    ended_at          timestamptz,
+    end_reason        text        -- superseded (a newer incarnation started), stopped
+);
+CREATE UNIQUE INDEX instance_incarnations_current_idx ON recovery.instance_incarnations (instance)
+    WHERE ended_at IS NULL;
+CREATE INDEX instance_incarnations_instance_idx ON recovery.instance_incarnations (instance);
+COMMENT ON TABLE recovery.instance_incarnations IS 'App instance incarnations; written by recovery.instance_start()/heartbeat()/stop()';
+-- Not dumped: after a restore every app instance starts again anyway.
+
+-- Rows are visible to the role that started them (superusers see all); the
+-- token's hash is not readable at all.
+REVOKE ALL ON recovery.instance_incarnations FROM PUBLIC;
+GRANT SELECT (id, instance, role_name, started_at, last_heartbeat_at, lease, ended_at, end_reason)
+    ON recovery.instance_incarnations TO PUBLIC;
+ALTER TABLE recovery.instance_incarnations ENABLE ROW LEVEL SECURITY;
+CREATE POLICY own_instances ON recovery.instance_incarnations FOR SELECT TO PUBLIC
+    USING (role_name OPERATOR(pg_catalog.=) CURRENT_USER);
+
+CREATE VIEW recovery.instances WITH (security_invoker = true) AS
+SELECT i.instance AS name,
+       i.started_at,
+       i.last_heartbeat_at,
+       i.lease,
+       CASE WHEN i.end_reason OPERATOR(pg_catalog.=) 'superseded' THEN 'superseded'
+            WHEN i.end_reason OPERATOR(pg_catalog.=) 'stopped' THEN 'stopped'
+            WHEN i.last_heartbeat_at OPERATOR(pg_catalog.+) i.lease OPERATOR(pg_catalog.<) pg_catalog.clock_timestamp()
+            THEN 'lapsed'
+            ELSE 'alive' END AS state,
+       (SELECT pg_catalog.count(*) FROM recovery.claims AS c
+        WHERE c.incarnation OPERATOR(pg_catalog.=) i.id) AS claimed_runs,
+       i.role_name AS role,
+       i.ended_at,
+       i.id AS incarnation
+FROM recovery.instance_incarnations AS i;
+COMMENT ON VIEW recovery.instances IS 'App instance incarnations: alive, lapsed, superseded or stopped, and how many runs each claims';
+GRANT SELECT ON recovery.instances TO PUBLIC;
+
+CREATE FUNCTION recovery.instance_start(name text, lease interval DEFAULT '30 seconds')
+RETURNS text
+LANGUAGE c VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'recovery_instance_start';
+COMMENT ON FUNCTION recovery.instance_start IS 'Start a new incarnation of app instance name and return its token; earlier incarnations end (their runs are stuck: instance_restarted)';
+
+CREATE FUNCTION recovery.instance_heartbeat(token text)
+RETURNS boolean
+LANGUAGE c VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'recovery_instance_heartbeat';
+COMMENT ON FUNCTION recovery.instance_heartbeat IS 'Renew the lease of an incarnation; false when it has ended (superseded, stopped or lapsed): stop working on its runs';
+
+CREATE FUNCTION recovery.instance_stop(token text)
+RETURNS integer
+LANGUAGE c VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'recovery_instance_stop';
+COMMENT ON FUNCTION recovery.instance_stop IS 'End an incarnation (graceful shutdown): its claimed runs are stuck at once (instance_stopped); returns how many';
+
+-- Claims: the app says which session (or, with a token, which app instance
+-- incarnation) works on a run; recovery knows for certain when it is gone.
+CREATE FUNCTION recovery.claim(run_table regclass, run_id text, instance text DEFAULT NULL)
+RETURNS boolean
+LANGUAGE c VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'recovery_claim';
+COMMENT ON FUNCTION recovery.claim IS 'This session (or the incarnation whose token is instance) owns the run until release (or the run finishes); when the owner is gone, the run is stuck at once';

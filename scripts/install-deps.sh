@@ -8,6 +8,7 @@ packages=(
   postgresql-15 postgresql-server-dev-15 postgresql-contrib
   postgresql-15-cron postgresql-15-pgtap
   libtap-parser-sourcehandler-pgtap-perl libipc-run-perl
+  pgbouncer
   nodejs npm
   chromium fonts-dejavu-core   # the Next.js example's browser test (playwright-core drives it; no downloaded browsers)
 )

@@ -8,8 +8,10 @@
 #include "engine/claims.hpp"
 #include "engine/engine.hpp"
 #include "engine/indexing.hpp"
+#include "engine/instances.hpp"
 #include "engine/undo.hpp"
 #include "registry/registry.hpp"
+#include "worker/hooks.hpp"
 
 extern "C" {
 #include "commands/event_trigger.h"
@@ -214,21 +216,70 @@ RECOVERY_FUNCTION(recovery_recover_each_table) {
   return static_cast<Datum>(0);
 }
 
-// claim(run_table, run_id) / release(run_table, run_id): the same call shape.
-static Datum claim_call(FunctionCallInfo fcinfo, bool (*operation)(Oid, const std::string&)) {
+// claim(run_table, run_id [, instance]) / release(run_table, run_id).
+static void require_run(FunctionCallInfo fcinfo) {
   if (PG_ARGISNULL(0) || PG_ARGISNULL(1)) {
     throw Error(sqlstate::kNullValueNotAllowed, "run_table and run_id must not be NULL");
   }
+}
+
+RECOVERY_FUNCTION(recovery_claim) {
+  require_run(fcinfo);
   const std::string run_id = *text_arg(fcinfo, 1);
+  // 0.1.0's claim(run_table, run_id) has no instance argument.
+  const std::optional<std::string> instance =
+      PG_NARGS() > 2 ? text_arg(fcinfo, 2) : std::optional<std::string>();
   pg::SpiConnection spi;
-  const bool done = operation(PG_GETARG_OID(0), run_id);
+  const bool done = claims::claim(PG_GETARG_OID(0), run_id, instance);
   spi.finish();
   PG_RETURN_BOOL(done);
 }
 
-RECOVERY_FUNCTION(recovery_claim) { return claim_call(fcinfo, claims::claim); }
+RECOVERY_FUNCTION(recovery_release) {
+  require_run(fcinfo);
+  const std::string run_id = *text_arg(fcinfo, 1);
+  pg::SpiConnection spi;
+  const bool done = claims::release(PG_GETARG_OID(0), run_id);
+  spi.finish();
+  PG_RETURN_BOOL(done);
+}
 
-RECOVERY_FUNCTION(recovery_release) { return claim_call(fcinfo, claims::release); }
+// instance_start(name, lease): the worker looks when it commits.
+RECOVERY_FUNCTION(recovery_instance_start) {
+  if (PG_ARGISNULL(0) || PG_ARGISNULL(1)) {
+    throw Error(sqlstate::kNullValueNotAllowed, "name and lease must not be NULL");
+  }
+  const std::string name = *text_arg(fcinfo, 0);
+  const Interval lease = *PG_GETARG_INTERVAL_P(1);
+  pg::SpiConnection spi;
+  const std::string token = instances::start(name, lease);
+  spi.finish();
+  worker::wake_worker_at_commit();
+  PG_RETURN_DATUM(pg::text_datum(token));
+}
+
+static std::string token_arg(FunctionCallInfo fcinfo) {
+  if (PG_ARGISNULL(0)) throw Error(sqlstate::kNullValueNotAllowed, "token must not be NULL");
+  return *text_arg(fcinfo, 0);
+}
+
+RECOVERY_FUNCTION(recovery_instance_heartbeat) {
+  const std::string token = token_arg(fcinfo);
+  pg::SpiConnection spi;
+  const bool alive = instances::heartbeat(token);
+  spi.finish();
+  PG_RETURN_BOOL(alive);
+}
+
+// instance_stop(token): the worker looks when it commits.
+RECOVERY_FUNCTION(recovery_instance_stop) {
+  const std::string token = token_arg(fcinfo);
+  pg::SpiConnection spi;
+  const int32 claimed = instances::stop(token);
+  spi.finish();
+  worker::wake_worker_at_commit();
+  PG_RETURN_INT32(claimed);
+}
 
 // backend_alive(pid, backend_start): STRICT.
 RECOVERY_FUNCTION(recovery_backend_alive) {

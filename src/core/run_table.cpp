@@ -142,8 +142,15 @@ std::string reason_expr(const RunTable& table, Claims claims, Quoter quote) {
   if (plain(table, claims)) return "'timeout'::pg_catalog.text";
   std::string e = "CASE";
   if (claims == Claims::kConsult) {
-    e += " WHEN c.run_id IS NOT NULL AND NOT recovery.backend_alive(c.backend_pid, "
-         "c.backend_start) THEN 'owner_gone' WHEN c.run_id IS NULL AND " +
+    // An instance's claim is dead when $14 (dead incarnations: reasons by
+    // id) names its incarnation; a session's when its backend is gone.
+    const std::string ended =
+        "pg_catalog.jsonb_extract_path_text($14::pg_catalog.jsonb, "
+        "c.incarnation::pg_catalog.text)";
+    e += " WHEN c.incarnation IS NOT NULL AND " + ended + " IS NOT NULL THEN " + ended +
+         " WHEN c.run_id IS NOT NULL AND c.incarnation IS NULL AND NOT "
+         "recovery.backend_alive(c.backend_pid, c.backend_start) THEN 'owner_gone' WHEN "
+         "c.run_id IS NULL AND " +
          timeout_predicate(table, quote) + " THEN 'timeout'";
   } else {
     e += " WHEN " + timeout_predicate(table, quote) + " THEN 'timeout'";

@@ -121,8 +121,12 @@ std::string last_activity_expr(const RunTable& table, Quoter quote);
 //   $10 the table (regclass), to find its claims
 //   $12 the names of overwritten_columns() (text[])
 //   $13 the names of time_columns (text[])
+//   $14 the ended incarnations that own claims, as jsonb text
+//       {"<incarnation id>": "<reason>"} (text; with claims consulted)
 //
 // A stuck run has a reason: owner_gone (its claiming session ended),
+// instance_restarted, instance_stopped or instance_gone (the app instance
+// incarnation that claimed it was superseded, stopped, or let its lease lapse),
 // timeout (unclaimed, no activity since $2) or max_runtime (started before
 // $7), and an action: complete (progress reached a positive total), requeue
 // (attempts left) or fail. The reason reported for complete and requeue is

@@ -4,8 +4,10 @@
 #include "bridge/scope.hpp"
 #include "bridge/spi.hpp"
 #include "core/error.hpp"
+#include "core/instance_sql.hpp"
 #include "core/run_table.hpp"
 #include "engine/access.hpp"
+#include "engine/instances.hpp"
 
 extern "C" {
 #include "pgstat.h"
@@ -18,6 +20,7 @@ namespace recovery::claims {
 namespace {
 
 using core::op;
+namespace isql = core::instance_sql;
 
 ExitListener g_listener = nullptr;
 bool g_exit_hook = false;
@@ -82,8 +85,14 @@ std::optional<std::string> stored_id(const registry::Watched& w, const std::stri
 
 void set_exit_listener(ExitListener listener) { g_listener = listener; }
 
-bool claim(Oid relid, const std::string& run_id) {
+bool claim(Oid relid, const std::string& run_id, const std::optional<std::string>& instance) {
   const registry::Watched w = writable_table(relid, "claim");
+  // An instance's claim: its incarnation must be live and the caller's.
+  std::optional<int64> incarnation;
+  if (instance) {
+    incarnation = instances::live_incarnation(*instance);
+    if (!incarnation) return false;
+  }
   const std::optional<std::string> id = stored_id(w, run_id, true);
   if (!id) return false;
 
@@ -93,23 +102,15 @@ bool claim(Oid relid, const std::string& run_id) {
       pg::param(INT4OID, Int32GetDatum(MyProcPid)),
       pg::param(TIMESTAMPTZOID, TimestampTzGetDatum(MyStartTimestamp)),
       pg::param(TEXTOID, pg::text_datum(pg::current_role_name())),
+      incarnation ? pg::param(INT8OID, Int64GetDatum(*incarnation)) : pg::null_param(INT8OID),
   };
   uint64 rows = 0;
   pg::as_recovery_owner([&] {
-    // A live claim of another session is never taken over: the conflict
-    // updates only a dead claim or this session's own.
-    rows = pg::execute(
-        "INSERT INTO recovery.claims AS c (run_table, run_id, backend_pid, backend_start, "
-        "claimed_by) VALUES ($1, $2, $3, $4, $5::pg_catalog.name) ON CONFLICT (run_table, run_id) "
-        "DO UPDATE SET backend_pid = EXCLUDED.backend_pid, backend_start = EXCLUDED.backend_start, "
-        "claimed_at = pg_catalog.now(), claimed_by = EXCLUDED.claimed_by "
-        "WHERE NOT recovery.backend_alive(c.backend_pid, c.backend_start) OR (c.backend_pid" +
-            op("=") + "EXCLUDED.backend_pid AND c.backend_start" + op("=") +
-            "EXCLUDED.backend_start) RETURNING 1",
-        params, false);
+    // A live claim of another owner is never taken over.
+    rows = pg::execute(isql::claim_upsert(), params, false);
   });
   if (rows == 0) return false;
-  watch_own_exit();
+  if (!incarnation) watch_own_exit();
   return true;
 }
 
@@ -127,14 +128,10 @@ bool release(Oid relid, const std::string& run_id) {
       pg::param(TIMESTAMPTZOID, TimestampTzGetDatum(MyStartTimestamp)),
       // Another session's claim: only the table's owner (or a superuser) ends it.
       pg::param(BOOLOID, BoolGetDatum(engine::has_owner_privileges(w))),
+      pg::param(TEXTOID, pg::text_datum(pg::current_role_name())),
   };
   uint64 rows = 0;
-  pg::as_recovery_owner([&] {
-    rows = pg::execute("DELETE FROM recovery.claims AS c WHERE c.run_table" + op("=") +
-                           "$1 AND c.run_id" + op("=") + "ANY ($2) AND ($5 OR (c.backend_pid" +
-                           op("=") + "$3 AND c.backend_start" + op("=") + "$4))",
-                       params, false);
-  });
+  pg::as_recovery_owner([&] { rows = pg::execute(isql::release_delete(), params, false); });
   return rows > 0;
 }
 
@@ -151,6 +148,23 @@ bool backend_alive(int32 pid, TimestampTz started) {
     }
     return false;
   });
+}
+
+bool end_session_claims() {
+  if (!g_exit_hook) return false;  // this session never claimed
+  const bool have_claims = pg::guard([] {
+    const Oid nsp = get_namespace_oid("recovery", true);
+    return OidIsValid(nsp) && OidIsValid(get_relname_relid("claims", nsp));
+  });
+  if (!have_claims) return false;
+  uint64 rows = 0;
+  const std::vector<pg::Param> params = {
+      pg::param(INT4OID, Int32GetDatum(MyProcPid)),
+      pg::param(TIMESTAMPTZOID, TimestampTzGetDatum(MyStartTimestamp))};
+  pg::SpiConnection spi;
+  pg::as_recovery_owner([&] { rows = pg::execute(isql::end_session_claims(), params, false); });
+  spi.finish();
+  return rows > 0;
 }
 
 bool table_has_claims(Oid relid) {

@@ -1,6 +1,7 @@
 // Claims: an app session says it owns a run (recovery.claim); recovery then
 // knows for certain when that session is gone, instead of guessing with a
-// timeout. A claim is live while its backend (pid and start time) runs.
+// timeout. A claim is live while its backend (pid and start time) runs, or
+// while the app instance incarnation that made it lives (instances.hpp).
 #pragma once
 
 #include "registry/registry.hpp"
@@ -13,9 +14,17 @@ using ExitListener = void (*)(Oid database, int pid) noexcept;
 // Set once at load time (the worker layer's shared::report_exit).
 void set_exit_listener(ExitListener listener);
 
-// Records that this backend owns run `run_id` of watched table `relid`.
-// False when the run does not exist or is not active. Needs SPI.
-bool claim(Oid relid, const std::string& run_id);
+// Records that this backend (or, given an instance token, that app instance
+// incarnation: engine/instances.hpp) owns run `run_id` of watched table
+// `relid`. False when the run does not exist or is not active, when another
+// live owner holds it, or when the incarnation has ended. Needs SPI.
+bool claim(Oid relid, const std::string& run_id,
+           const std::optional<std::string>& instance = std::nullopt);
+
+// DISCARD ALL (a session-mode pooler hands the backend to another client):
+// this session's claims end as if it had ended (owner_gone). True when it
+// had any. Connects to SPI itself, only when this session ever claimed.
+bool end_session_claims();
 
 // Ends a claim; false when there was none. Needs SPI.
 bool release(Oid relid, const std::string& run_id);

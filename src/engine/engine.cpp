@@ -6,6 +6,7 @@
 #include "engine/access.hpp"
 #include "engine/claims.hpp"
 #include "engine/history.hpp"
+#include "engine/instances.hpp"
 #include "settings/settings.hpp"
 
 extern "C" {
@@ -88,10 +89,16 @@ core::Claims claims_of(const registry::Watched& w) {
   return claims::table_has_claims(w.relid) ? core::Claims::kConsult : core::Claims::kIgnore;
 }
 
+// $14: the ended incarnations owning claims on the table (none when claims
+// are not consulted). Read before the table's code runs.
+std::string ended_incarnations(const registry::Watched& w, core::Claims claims) {
+  return claims == core::Claims::kConsult ? instances::dead_incarnations(w.relid) : "{}";
+}
+
 }  // namespace
 
 std::vector<pg::Param> statement_params(const registry::Watched& w, const Clock& clock,
-                                        std::optional<int64> limit) {
+                                        std::optional<int64> limit, const std::string& ended) {
   const core::RunTable& t = w.table;
   const Oid activity_type = w.activity_type != InvalidOid ? w.activity_type : TIMESTAMPTZOID;
   return {
@@ -110,6 +117,7 @@ std::vector<pg::Param> statement_params(const registry::Watched& w, const Clock&
       time_param(w, activity_type, clock.now),
       pg::param(TEXTARRAYOID, pg::text_array_datum(core::overwritten_columns(t))),
       pg::param(TEXTARRAYOID, pg::text_array_datum(time_column_names(t))),
+      pg::param(TEXTOID, pg::text_datum(ended)),
   };
 }
 
@@ -154,12 +162,14 @@ void warn_future_activity(const registry::Watched& w, int level) {
 
 uint64 find_in_table(const registry::Watched& w, const Clock& clock, const RowSink& sink) {
   require_read(w, true);
-  const std::string sql = core::find_query(w.table, claims_of(w), pg::quote_ident);
+  const core::Claims claims = claims_of(w);
+  const std::string ended = ended_incarnations(w, claims);
+  const std::string sql = core::find_query(w.table, claims, pg::quote_ident);
   const pg::ErrorContextLine context("recovery: finding stuck runs of table " + w.name);
   uint64 total = 0;
   with_table_code(w, [&] {
     // The values go through the table's types' input functions: table code too.
-    const std::vector<pg::Param> params = statement_params(w, clock, std::nullopt);
+    const std::vector<pg::Param> params = statement_params(w, clock, std::nullopt, ended);
     pg::Cursor cursor(sql, params, false);
     for (;;) {
       const uint64 rows = cursor.fetch(kChunkRows);
@@ -177,12 +187,13 @@ uint64 recover_table(const registry::Watched& w, const Clock& clock, std::option
   const bool wants_rows = static_cast<bool>(sink);
   require_read(w, wants_rows);
   const core::Claims claims = claims_of(w);
+  const std::string ended = ended_incarnations(w, claims);
   if (!may_update(w)) {
     // Nothing to do is not an error; stuck runs the caller may not fix are.
     uint64 stuck = 0;
     with_table_code(w, [&] {
       stuck = pg::execute(core::exists_query(w.table, claims, pg::quote_ident),
-                          statement_params(w, clock, limit), false);
+                          statement_params(w, clock, limit, ended), false);
     });
     if (stuck == 0) return 0;
     const std::string role = pg::current_role_name();
@@ -198,7 +209,7 @@ uint64 recover_table(const registry::Watched& w, const Clock& clock, std::option
   uint64 total = 0;
   with_lock_timeout([&] {
     with_table_code(w, [&] {
-      const std::vector<pg::Param> params = statement_params(w, clock, limit);
+      const std::vector<pg::Param> params = statement_params(w, clock, limit, ended);
       std::optional<pg::Cursor> cursor;
       open_recover_cursor(cursor, sql, params);
       pg::ScratchContext scratch;  // history arrays and payloads: per chunk

@@ -4,6 +4,7 @@
 
 #include "bridge/backend.hpp"
 #include "bridge/guard.hpp"
+#include "engine/claims.hpp"
 #include "worker/shared_state.hpp"
 
 extern "C" {
@@ -33,7 +34,7 @@ ProcessUtility_hook_type g_prev_utility = nullptr;
 // What this backend's transaction did, acted on when it ends.
 bool g_holding = false;          // holds a database (released at commit or abort)
 bool g_check_at_commit = false;  // CREATE EXTENSION recovery
-bool g_wake_at_commit = false;   // DROP EXTENSION recovery
+bool g_wake_at_commit = false;   // DROP EXTENSION recovery, DISCARD ALL, instances
 bool g_poke_at_commit = false;   // CREATE or ALTER DATABASE
 
 // Waits until no worker of `database` is launched and its last process is
@@ -147,6 +148,12 @@ void inspect(Node* statement) {
       }
       break;
     }
+    case T_DiscardStmt:
+      // A session-mode pooler's reset: the next client is another session.
+      if (castNode(DiscardStmt, statement)->target == DISCARD_ALL && claims::end_session_claims()) {
+        g_wake_at_commit = true;
+      }
+      break;
     default:
       break;
   }
@@ -197,6 +204,8 @@ void on_transaction_end(XactEvent event, void*) {
 }
 
 }  // namespace
+
+void wake_worker_at_commit() noexcept { g_wake_at_commit = true; }
 
 void install_hooks() {
   g_prev_utility = ProcessUtility_hook;

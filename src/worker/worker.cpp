@@ -7,13 +7,16 @@
 #include "engine/claims.hpp"
 #include "engine/engine.hpp"
 #include "engine/history.hpp"
+#include "engine/instances.hpp"
 #include "registry/registry.hpp"
 #include "settings/settings.hpp"
 #include "worker/shared_state.hpp"
 
 extern "C" {
 #include "access/xlog.h"
+#include "catalog/namespace.h"
 #include "commands/extension.h"
+#include "utils/lsyscache.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
@@ -307,21 +310,62 @@ void await_exited_claimers() {
   }
 }
 
+bool have_instances() {
+  // (An install still at 0.1.0 has no instances.)
+  return pg::guard([] {
+    const Oid nsp = get_namespace_oid("recovery", true);
+    return OidIsValid(nsp) && OidIsValid(get_relname_relid("instance_incarnations", nsp));
+  });
+}
+
+// How long to nap: the naptime, or less when an app instance's lease runs
+// out sooner (its claimed runs are then stuck at once). Leases that ran out
+// before the cycle began were seen by it.
+long nap_ms(TimestampTz cycle_began) {
+  const long naptime_ms = static_cast<long>(settings::naptime_seconds) * 1000L;
+  if (!settings::enabled || pg::guard([] { return RecoveryInProgress(); })) return naptime_ms;
+  std::optional<TimestampTz> expiry;
+  in_transaction("reading app instance leases", [&] {
+    if (have_instances()) expiry = instances::next_expiry(cycle_began);
+  });
+  if (!expiry) return naptime_ms;
+  const TimestampTz now = pg::guard([] { return GetCurrentTimestamp(); });
+  constexpr long kAfterExpiryMs = 5;  // the lease is over by then, not just at its edge
+  const long until =
+      *expiry <= now ? 0 : static_cast<long>((*expiry - now) / 1000) + kAfterExpiryMs;
+  return until < naptime_ms ? until : naptime_ms;
+}
+
+// After a nap cut short for a lease: whether an incarnation really ended
+// with claims (else the lease was renewed, and there is nothing to do yet).
+bool lease_ended() {
+  bool ended = true;  // when unsure, a cycle
+  in_transaction("reading app instance leases",
+                 [&] { ended = have_instances() && instances::any_ended_with_claims(); });
+  return ended;
+}
+
 void main_loop() {
+  bool lease_wake = false;
   for (;;) {
     leave_if_asked();
     pg::guard([] { CHECK_FOR_INTERRUPTS(); });
     if (ConfigReloadPending) reload_settings();
     await_exited_claimers();
     leave_if_asked();
-    run_cycle();
+    const TimestampTz cycle_began = pg::guard([] { return GetCurrentTimestamp(); });
+    if (!lease_wake || lease_ended()) run_cycle();
     leave_if_asked();
+    const long wait_ms = nap_ms(cycle_began);
     const long naptime_ms = static_cast<long>(settings::naptime_seconds) * 1000L;
+    int events = 0;
     pg::guard([&] {
-      (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, naptime_ms,
-                      PG_WAIT_EXTENSION);
+      events = WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, wait_ms,
+                         PG_WAIT_EXTENSION);
       ResetLatch(MyLatch);
     });
+    // Woken only by a lease's end: a heartbeat may have renewed it since.
+    lease_wake = (events & WL_TIMEOUT) != 0 && (events & WL_LATCH_SET) == 0 && wait_ms < naptime_ms;
   }
 }
 

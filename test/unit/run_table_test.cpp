@@ -171,6 +171,24 @@ TEST(Reasons, ClaimsMakeDeadOwnersStuckAndLiveOnesImmuneToTheTimeout) {
   EXPECT_NE(sql.find("r.reason IS NOT NULL"), std::string::npos) << sql;
 }
 
+TEST(Reasons, AnEndedInstanceIncarnationMakesItsClaimedRunsStuckWithItsReason) {
+  const std::string sql = find_query(prisma_table(), Claims::kConsult, quote);
+  const std::string ended =
+      "pg_catalog.jsonb_extract_path_text($14::pg_catalog.jsonb, c.incarnation::pg_catalog.text)";
+  // The incarnation's reason comes first, from $14 ...
+  const size_t instance =
+      sql.find("WHEN c.incarnation IS NOT NULL AND " + ended + " IS NOT NULL THEN " + ended);
+  EXPECT_NE(instance, std::string::npos) << sql;
+  // ... and a live incarnation's claim is no session's: backend_alive is not asked.
+  const size_t session = sql.find(
+      "WHEN c.run_id IS NOT NULL AND c.incarnation IS NULL AND NOT "
+      "recovery.backend_alive(");
+  EXPECT_NE(session, std::string::npos) << sql;
+  EXPECT_LT(instance, session) << sql;
+  // Without claims, $14 is not read.
+  EXPECT_EQ(find_query(prisma_table(), Claims::kIgnore, quote).find("$14"), std::string::npos);
+}
+
 TEST(Reasons, MaxRuntimeIsAHardLimitOnTheStartedColumn) {
   RunTable t = prisma_table();
   t.has_max_runtime = true;

@@ -2,6 +2,7 @@
 // every statement shape core builds.
 #include <gtest/gtest.h>
 
+#include "core/instance_sql.hpp"
 #include "core/run_table.hpp"
 #include "core/sql_check.hpp"
 
@@ -97,6 +98,35 @@ TEST(SqlCheck, EveryCoreStatementIsQualified) {
     }
   }
   EXPECT_EQ(checked, 64 * 2 * 6);
+}
+
+TEST(SqlCheck, EveryInstanceAndClaimStatementIsQualified) {
+  namespace is = recovery::core::instance_sql;
+  const std::vector<std::string> statements = {
+      is::find_by_token("FOR NO KEY UPDATE OF i"),
+      is::find_by_token("FOR SHARE OF i"),
+      is::lock_name(),
+      is::name_owner(),
+      is::supersede(),
+      is::prune_ended(),
+      is::insert(),
+      is::renew(),
+      is::stop(),
+      is::count_claims(),
+      is::dead_incarnations(),
+      is::any_ended_with_claims(),
+      is::next_expiry(),
+      is::claim_upsert(),
+      is::release_delete(),
+      is::end_session_claims(),
+  };
+  for (const std::string& statement : statements) {
+    EXPECT_EQ(sql::unqualified_references(statement), std::vector<std::string>{}) << statement;
+  }
+  // The token is matched by its hash only, never compared as text.
+  EXPECT_NE(is::find_by_token("").find("i.token_hash OPERATOR(pg_catalog.=) pg_catalog.sha256($1)"),
+            std::string::npos);
+  EXPECT_NE(is::insert().find("pg_catalog.sha256($2)"), std::string::npos);
 }
 
 TEST(SqlCheck, TheReadableIndexAdviceIsNotRecoverysOwnSql) {
