@@ -141,10 +141,14 @@ Clock clock_for(const Interval* timeout, const char* argument) {
 bool has_future_activity(const registry::Watched& w, const Clock& clock) {
   const std::string sql = core::future_activity_query(w.table, pg::quote_ident);
   uint64 rows = 0;
-  with_table_code(w, [&] {
-    std::vector<pg::Param> params = statement_params(w, clock, std::nullopt);
-    params[1] = time_param(w, w.last_activity_type, clock.now + USECS_PER_MINUTE);
-    rows = pg::execute(sql, params, true);
+  // Bounded like the recovery itself: a table locked by someone else must
+  // not hold the caller (the worker) up.
+  with_lock_timeout([&] {
+    with_table_code(w, [&] {
+      std::vector<pg::Param> params = statement_params(w, clock, std::nullopt);
+      params[1] = time_param(w, w.last_activity_type, clock.now + USECS_PER_MINUTE);
+      rows = pg::execute(sql, params, true);
+    });
   });
   return rows > 0;
 }

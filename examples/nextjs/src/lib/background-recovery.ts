@@ -255,16 +255,16 @@ function toInt(value: unknown, field: string): number {
 }
 
 /**
- * The extension's JSON writes a `timestamp(3)` column the way PostgreSQL does,
- * without a zone: "2025-10-20T10:00:00.123". Prisma stores and reads those
- * columns as UTC, so read them as UTC too (`new Date(text)` alone would read
- * them as the server's local time).
+ * The extension's JSON writes every timestamp as a UTC instant ending in Z
+ * ("2025-10-20T10:00:00.123Z"), whatever the column type or the session's
+ * TimeZone, so `new Date(text)` reads it right in any process zone.
  */
 function toDate(value: unknown, field: string): Date {
   const text = toText(value, field);
-  const zoned = /(?:[zZ]|[+-]\d\d(?::?\d\d)?)$/.test(text);
-  const date = new Date(zoned ? text : `${text}Z`);
-  if (Number.isNaN(date.getTime())) throw new TypeError(`${field}: not a timestamp: ${JSON.stringify(value)}`);
+  const date = new Date(text);
+  if (!text.endsWith('Z') || Number.isNaN(date.getTime())) {
+    throw new TypeError(`${field}: not a UTC instant: ${JSON.stringify(value)}`);
+  }
   return date;
 }
 
