@@ -178,19 +178,20 @@ describe('reports', () => {
 describe('toQualificationRun', () => {
   const row = {
     id: 'r1', icpId: 'i1', status: 'PROCESSING', totalProspects: 10, completed: 3,
-    createdAt: '2025-10-20T10:00:00', updatedAt: '2025-10-20T10:05:00.123', completedAt: null,
+    createdAt: '2025-10-20T10:00:00.000Z', updatedAt: '2025-10-20T10:05:00.123Z', completedAt: null,
   };
-  test('reads zone-less timestamps as UTC', () => {
+  test('reads the extension\'s UTC instants (ending in Z), in any process zone', () => {
     const run = toQualificationRun(row);
     assert.equal(run.createdAt.toISOString(), '2025-10-20T10:00:00.000Z');
     assert.equal(run.updatedAt?.toISOString(), '2025-10-20T10:05:00.123Z');
     assert.equal(run.completedAt, null);
-    assert.equal(toQualificationRun({ ...row, createdAt: '2025-10-20T12:00:00+02:00' }).createdAt.toISOString(), '2025-10-20T10:00:00.000Z');
+    // A zone-less text is not what the extension writes: it would be read as local time.
+    assert.throws(() => toQualificationRun({ ...row, createdAt: '2025-10-20T10:00:00' }), /not a UTC instant/);
   });
   test('rejects what is not a QualificationRun', () => {
     assert.throws(() => toQualificationRun({ ...row, status: 'RUNNING' }), /not a RunStatus/);
     assert.throws(() => toQualificationRun({ ...row, completed: '3' }), /completed: expected an integer/);
-    assert.throws(() => toQualificationRun({ ...row, createdAt: 'infinity' }), /not a timestamp/);
+    assert.throws(() => toQualificationRun({ ...row, createdAt: 'infinity' }), /not a UTC instant/);
     assert.throws(() => toQualificationRun({ ...row, id: undefined }), /id: expected a string/);
   });
 });
