@@ -17,7 +17,8 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.dirname(HERE);
 const OUT = path.join(HERE, 'out');
 const PGBIN = '/usr/lib/postgresql/15/bin';
-const QUICK = process.argv.includes('--quick');
+const ONLY_INSTANCES = process.argv.includes('--instances'); // scenario G alone, on the quick data set
+const QUICK = process.argv.includes('--quick') || ONLY_INSTANCES;
 const T0 = Date.now();
 
 const LIVE = 5000; // active runs that are alive, in every data set
@@ -29,6 +30,7 @@ const CFG = QUICK
       reps: { A: 3, B: 3, C: 5, D: 3, E: 1, breakdown: 3 },
       workerSeconds: 10,
       claims: 5,
+      instances: ONLY_INSTANCES ? 10 : 5,
     }
   : {
       main: { rows: 1000000, stuck: 5000 },
@@ -37,6 +39,7 @@ const CFG = QUICK
       reps: { A: 15, B: 15, C: 15, D: 11, E: 3, breakdown: 7 },
       workerSeconds: 60,
       claims: 20,
+      instances: 10,
     };
 
 fs.mkdirSync(OUT, { recursive: true });
@@ -683,6 +686,107 @@ async function scenarioF(db) {
   target('F: time to recovery, claimed run whose session ends', '< 1 s (max)', `${fmt(median(times))} ms median, ${fmt(worst)} ms max`, worst < 1000);
 }
 
+// G. Time to recovery with app instances, through PgBouncer in transaction
+// mode (one server connection for every client, so no backend ever ends):
+// an app instance claims a fresh run with its token, then (restart) a new
+// incarnation of the same name starts, (stop) it calls instance_stop, or
+// (lapse) it goes silent with a 2 s lease. Measured from that moment (for the
+// lapse: from its last heartbeat, so the lease is included) to the row being
+// FAILED, polled every 2 ms; the worker sleeps 60 s between cycles.
+async function scenarioG(db) {
+  const n = CFG.instances;
+  const pgbouncer = '/usr/sbin/pgbouncer';
+  if (!fs.existsSync(pgbouncer)) {
+    say(`- G: skipped: ${pgbouncer} is missing (apt-get install pgbouncer)`);
+    return;
+  }
+  note(`G. time to recovery with app instances through PgBouncer, ${n} of each ... [${elapsed()}]`);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'recovery-bench-pgbouncer-'));
+  const port = 46000 + Math.floor(Math.random() * 3000);
+  const user = process.env.PGUSER ?? os.userInfo().username;
+  fs.writeFileSync(path.join(dir, 'users.txt'), `"${user}" "${process.env.PGPASSWORD ?? ''}"\n`);
+  fs.writeFileSync(path.join(dir, 'pgbouncer.ini'), [
+    '[databases]',
+    `${db} = host=${process.env.PGHOST ?? 'localhost'} port=${process.env.PGPORT} dbname=${db}`,
+    '[pgbouncer]', 'listen_addr = 127.0.0.1', `listen_port = ${port}`, 'unix_socket_dir =',
+    'auth_type = trust', `auth_file = ${dir}/users.txt`, 'pool_mode = transaction',
+    'default_pool_size = 1', 'max_client_conn = 50', `logfile = ${dir}/pgbouncer.log`,
+    `pidfile = ${dir}/pgbouncer.pid`, ''].join('\n'));
+  // PgBouncer refuses to run as root: as root, it runs as postgres.
+  const asRoot = process.getuid?.() === 0;
+  if (asRoot) run('chown', ['-R', 'postgres', dir]);
+  run(pgbouncer, ['-q', '-d', ...(asRoot ? ['-u', 'postgres'] : []), path.join(dir, 'pgbouncer.ini')]);
+  await q(db, 'ALTER SYSTEM SET recovery.enabled = on');
+  await q(db, 'ALTER SYSTEM SET recovery.naptime = 60');
+  await q(db, 'SELECT pg_reload_conf()');
+  await new Promise((r) => setTimeout(r, 1500));
+  const pooled = new pg.Client({ host: '127.0.0.1', port, database: db, user, application_name: 'bench-instances' });
+  await pooled.connect();
+  const watcher = new pg.Client({ database: db, application_name: 'bench-watcher' });
+  await watcher.connect();
+  let serial = 0;
+  const freshRun = async () => {
+    const id = `bench-g-${process.pid}-${++serial}`;
+    await watcher.query(`INSERT INTO qualification_runs (id, "icpId", status, "createdAt", "totalProspects", completed)
+      SELECT $1, id, 'PROCESSING', now() AT TIME ZONE 'UTC', 10, 0 FROM "ICP" LIMIT 1`, [id]);
+    return id;
+  };
+  const until = async (id, t0) => {
+    for (;;) {
+      const { rows } = await watcher.query('SELECT status::text FROM qualification_runs WHERE id = $1', [id]);
+      if (rows[0].status === 'FAILED' || performance.now() - t0 > 70000) return performance.now() - t0;
+      await new Promise((r) => setTimeout(r, 2));
+    }
+  };
+  const start = async (lease) =>
+    (await pooled.query('SELECT recovery.instance_start($1, $2::interval) AS token', ['bench-app', lease])).rows[0].token;
+  const claim = (id, token) =>
+    pooled.query('SELECT recovery.claim($1::regclass, $2, instance => $3)', ['qualification_runs', id, token]);
+  const times = { restart: [], stop: [], lapse: [] };
+  try {
+    for (let i = 0; i < n; i++) {
+      let id = await freshRun();
+      let token = await start('30 seconds');
+      await claim(id, token);
+      let t0 = performance.now();
+      token = await start('30 seconds'); // the app server restarted
+      times.restart.push(await until(id, t0));
+      id = await freshRun();
+      await claim(id, token);
+      t0 = performance.now();
+      await pooled.query('SELECT recovery.instance_stop($1)', [token]);
+      times.stop.push(await until(id, t0));
+      id = await freshRun();
+      t0 = performance.now(); // the last heartbeat: the start itself
+      token = await start('2 seconds');
+      await claim(id, token);
+      times.lapse.push(await until(id, t0));
+    }
+  } finally {
+    await pooled.end();
+    await watcher.end();
+    try {
+      process.kill(Number(fs.readFileSync(path.join(dir, 'pgbouncer.pid'), 'utf8')), 'SIGTERM');
+    } catch {
+      /* already gone */
+    }
+    fs.rmSync(dir, { recursive: true, force: true });
+    await q(db, 'ALTER SYSTEM RESET recovery.naptime');
+    await q(db, 'ALTER SYSTEM RESET recovery.enabled');
+    await q(db, 'SELECT pg_reload_conf()');
+  }
+  const label = { restart: 'a new incarnation starts', stop: 'instance_stop', lapse: 'silent, lease 2 s (from its last heartbeat)' };
+  const goal = { restart: 1000, stop: 1000, lapse: 3000 };
+  for (const k of Object.keys(times)) {
+    for (const ms of times[k]) record('G', k, ms);
+    tableRow(`G. time to recovery, instance claim via PgBouncer (transaction mode): ${label[k]}`, 'recovery worker', 1, times[k], '');
+    const worst = Math.max(...times[k]);
+    say(`- G ${k}: median ${fmt(median(times[k]))} ms, max ${fmt(worst)} ms over ${times[k].length} (naptime 60 s)`);
+    target(`G: time to recovery through PgBouncer, ${label[k]}`, `< ${goal[k] / 1000} s (max)`,
+      `${fmt(median(times[k]))} ms median, ${fmt(worst)} ms max`, worst < goal[k]);
+  }
+}
+
 // D. scale series (interleaved: every data set in each repetition)
 async function scenarioD(series, stuck) {
   const reps = CFG.reps.D;
@@ -921,6 +1025,21 @@ async function main() {
   say();
 
   const db = dbName(main.rows);
+  if (ONLY_INSTANCES) {
+    say('## Worker');
+    say();
+    await scenarioG(db);
+    say();
+    say('## Targets');
+    say();
+    say('| target | goal | measured | |');
+    say('|---|---|---|---|');
+    for (const l of targets) say(l);
+    fs.writeFileSync(path.join(OUT, 'report.md'), `${report.join('\n')}\n`);
+    fs.writeFileSync(path.join(OUT, 'samples.json'), `${JSON.stringify(samples, null, 1)}\n`);
+    for (const c of pools.values()) await c.end();
+    return;
+  }
   await checks(db, main.stuck);
   await scenarioA(db, main.rows, main.stuck);
   await scenarioB(db, main.rows, main.stuck);
@@ -940,6 +1059,7 @@ async function main() {
   say();
   await workerCpu([db, ...series.filter((r) => r !== main.rows).map(dbName), `mem_${CFG.mem.rows}`]);
   await scenarioF(db);
+  await scenarioG(db);
   say();
   say('## Targets');
   say();
