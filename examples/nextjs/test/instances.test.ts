@@ -123,11 +123,22 @@ test('a second start of the same name supersedes the first: its claimed run is s
   assert.deepEqual((await incarnations(NAME)).map((r) => r.state), ['superseded', 'alive']);
 });
 
-test('SIGTERM: the server calls instance_stop before it exits; the state is stopped', async () => {
+test('SIGTERM: the server calls instance_stop before it exits; the state is stopped, its run stuck with reason instance_stopped', async () => {
+  const run = 'cmgzsigterm0001on6tkeep001';
+  await db.pool.query(
+    `INSERT INTO qualification_runs (id, "icpId", status, "totalProspects", completed, "createdAt", "updatedAt")
+     VALUES ($1, 'icp1', 'PROCESSING', 10, 1, now() AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC')`,
+    [run],
+  );
+  assert.deepEqual((await claim(second, run)).body, { success: true, claimed: true });
+  assert.equal((await incarnations(NAME))[1]!.claimed_runs, 1);
   const result = await second.stop();
   assert.ok(result === 0 || result === 'SIGTERM' || result === 143, `exit: ${result}\n${second.output()}`);
   assert.deepEqual((await incarnations(NAME)).map((r) => r.state), ['superseded', 'stopped']);
-  await printed(second, new RegExp(`app instance "${NAME}" stopped \\(0 claimed runs given up\\)`));
+  await printed(second, new RegExp(`app instance "${NAME}" stopped \\(1 claimed runs given up\\)`));
+  await db.pool.query(`SELECT recovery.recover_stuck_runs('30 minutes')`);
+  const history = await db.pool.query(`SELECT reason, new_status FROM recovery.history WHERE run_id = $1`, [run]);
+  assert.deepEqual(history.rows, [{ reason: 'instance_stopped', new_status: 'FAILED' }]);
 });
 
 test('a heartbeat that returns false: the app logs it and starts a new incarnation', async () => {
