@@ -56,14 +56,14 @@ export function databaseUrl(database: string): string {
 /**
  * `DATABASE_URL=… PORT=… npm start` in the app directory. The PG* database
  * variables are removed from its environment, so it can only find the
- * database through DATABASE_URL.
+ * database through DATABASE_URL. `extraEnv` adds variables (RECOVERY_INSTANCE...).
  */
-export async function startApp(database: string): Promise<RunningApp> {
+export async function startApp(database: string, extraEnv: Record<string, string> = {}): Promise<RunningApp> {
   if (!existsSync(`${APP_DIR}/.next/BUILD_ID`)) {
     throw new Error(`the app is not built: run \`npm run build\` in ${APP_DIR}`);
   }
   const port = await freePort();
-  const env: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: databaseUrl(database), PORT: String(port) };
+  const env: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: databaseUrl(database), PORT: String(port), ...extraEnv };
   for (const name of ['PGDATABASE', 'PGHOST', 'PGPORT', 'PGUSER', 'PGPASSWORD']) delete env[name];
   const child: ChildProcess = spawn('npm', ['start', '--silent'], {
     cwd: APP_DIR,
