@@ -181,6 +181,26 @@ sql1(qq{SELECT recovery.undo($id)});
 like(status_row('public.qualification_runs'), qr/^\d+\|\d*\|3\|t\|-$/,
 	'an undo does not count as a recovery');
 
+# 9. A table locked by a migration (ACCESS EXCLUSIVE) holds a scrape up no
+# longer than recovery.lock_timeout: its row says why, the others are fine.
+my ($lock_out, $lock_err) = ('', '');
+my $locker = IPC::Run::start(
+	[ 'psql', '-X', '-q', '-h', $node->host, '-p', $node->port, '-d', 'postgres',
+	  '-c', 'BEGIN; LOCK other_runs IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(60);' ],
+	'<', \undef, '>', \$lock_out, '2>', \$lock_err);
+wait_for($node, 'postgres',
+	q{SELECT count(*) > 0 FROM pg_locks WHERE relation = 'other_runs'::regclass AND mode = 'AccessExclusiveLock' AND granted},
+	'a migration locks other_runs');
+my $t0 = time;
+my $rows = $node->safe_psql('postgres', q{SET recovery.lock_timeout = '200ms';
+	SELECT string_agg(run_table || '=' || coalesce(stuck_runs::text, 'NULL') || ':' || coalesce(last_error, '-'), ' ' ORDER BY run_table)
+	FROM recovery.table_status() WHERE run_table <> 'public.bad_runs'});
+like($rows, qr{^public\.other_runs=NULL:.*lock timeout.* public\.qualification_runs=\d+:-$},
+	'a locked table: its row has the lock timeout as last_error, the others are counted');
+cmp_ok(time - $t0, '<', 30, 'the scrape did not wait for the lock');
+$locker->kill_kill;
+$locker->finish;
+
 $exporter->kill_kill;
 $exporter->finish;
 $node->stop;
