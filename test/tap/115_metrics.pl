@@ -31,7 +31,7 @@ sub status_row
 	my ($table, $role) = @_;
 	my $set = $role ? "SET ROLE $role; " : '';
 	return $node->safe_psql('postgres',
-		    "${set}SELECT concat_ws('|', stuck_runs, coalesce(oldest_stuck_minutes::text, ''), recovered_24h, "
+		    "${set}SELECT concat_ws('|', coalesce(stuck_runs::text, ''), coalesce(oldest_stuck_minutes::text, ''), coalesce(recovered_24h::text, ''), "
 		  . "last_recovered_at IS NOT NULL, coalesce(last_error, '-')) "
 		  . "FROM recovery.table_status() WHERE run_table = '$table'");
 }
@@ -200,6 +200,19 @@ like($rows, qr{^public\.other_runs=NULL:.*lock timeout.* public\.qualification_r
 cmp_ok(time - $t0, '<', 30, 'the scrape did not wait for the lock');
 $locker->kill_kill;
 $locker->finish;
+
+# 10. A table that no longer fits its registration is not counted, but shows
+# up with the reason (for the caller that may read it).
+sql1(q{
+	CREATE TABLE broken_runs (id int PRIMARY KEY, status text NOT NULL,
+	  created_at timestamptz NOT NULL DEFAULT now(), updated_at timestamptz);
+	SELECT recovery.watch('broken_runs', active_statuses => '{RUNNING}', failed_status => 'FAILED');
+	ALTER TABLE broken_runs DROP COLUMN created_at;
+});
+like(status_row('public.broken_runs'), qr/^\|\|\|f\|registration unusable: .+/,
+	'an unusable registration: no counts, last_error says why');
+is($node->safe_psql('postgres', q{SET ROLE monitor; SELECT count(*) FROM recovery.table_status()}),
+	'0', 'not to a role that does not cover it');
 
 $exporter->kill_kill;
 $exporter->finish;
