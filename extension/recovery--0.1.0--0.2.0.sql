@@ -194,3 +194,21 @@ LANGUAGE c VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'recovery_claim';
 COMMENT ON FUNCTION recovery.claim IS 'This session (or the incarnation whose token is instance) owns the run until release (or the run finishes); when the owner is gone, the run is stuck at once';
+
+-- Metrics (README, Monitoring): one row per watched table the caller may
+-- read, cheap enough to scrape every 15 seconds.
+CREATE INDEX history_table_recovered_at_idx ON recovery.history (run_table_oid, recovered_at)
+    WHERE undo_of IS NULL;
+
+CREATE FUNCTION recovery.table_status()
+RETURNS TABLE (
+    run_table            text,
+    stuck_runs           integer,
+    oldest_stuck_minutes integer,
+    recovered_24h        integer,
+    last_recovered_at    timestamptz,
+    last_error           text)
+LANGUAGE c VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'recovery_table_status';
+COMMENT ON FUNCTION recovery.table_status IS 'Metrics per watched table the caller may read: runs stuck now (by recovery.timeout and claims), the oldest one''s age, recoveries in 24 hours, the last one, the worker''s last error there';

@@ -77,6 +77,7 @@ cp "$TEST_DIR"/*.pm "$WORK/t/" 2>/dev/null || true
 for f in "${tests[@]}"; do cp "$f" "$WORK/t/"; done
 cp -r "$ROOT/demo" "$WORK/demo"
 cp -r "$ROOT/bench/soak" "$WORK/bench/soak"
+mkdir -p "$WORK/examples" && cp -r "$ROOT/examples/monitoring" "$WORK/examples/monitoring"
 
 env_vars=(
   "PATH=$(pg_config --bindir):/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"

@@ -9,6 +9,7 @@ packages=(
   postgresql-15-cron postgresql-15-pgtap
   libtap-parser-sourcehandler-pgtap-perl libipc-run-perl
   pgbouncer
+  prometheus-postgres-exporter   # test/tap/115_metrics.pl runs it against a test cluster
   nodejs npm
   chromium fonts-dejavu-core   # the Next.js example's browser test (playwright-core drives it; no downloaded browsers)
 )

@@ -358,6 +358,12 @@ std::string exists_query(const RunTable& table, Claims claims, Quoter quote) {
          stuck_where(table, claims, quote) + " LIMIT 1";
 }
 
+std::string stuck_summary_query(const RunTable& table, Claims claims, Quoter quote) {
+  return "SELECT pg_catalog.count(*)::pg_catalog.int4, pg_catalog.min(" +
+         instant(table, last_activity_expr(table, quote), last_activity_kind(table)) + ") FROM " +
+         stuck_from(table, claims, quote) + " WHERE " + stuck_where(table, claims, quote);
+}
+
 int32_t whole_minutes(int64_t now_usec, int64_t last_usec) {
   constexpr int64_t kUsecPerMinute = 60LL * 1000 * 1000;
   if (last_usec >= now_usec) return 0;

@@ -157,6 +157,11 @@ std::string future_activity_query(const RunTable& table, Quoter quote);
 // One row if the table has any stuck run (for the privilege pre-check).
 std::string exists_query(const RunTable& table, Claims claims, Quoter quote);
 
+// One row: how many runs are stuck now (int4) and the oldest last activity
+// among them (timestamptz, NULL when none): the find statement's rows,
+// counted (recovery.table_status()).
+std::string stuck_summary_query(const RunTable& table, Claims claims, Quoter quote);
+
 // The partial index that serves the stuck-run predicate: active rows only,
 // keyed by last activity, so finding stuck runs reads only active rows.
 // `readable` writes the predicate as "IN (...)" for a person to copy (their

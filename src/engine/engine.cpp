@@ -241,4 +241,39 @@ uint64 recover_table(const registry::Watched& w, const Clock& clock, std::option
   return total;
 }
 
+TableStatus table_status(const registry::Watched& w, const Clock& clock) {
+  TableStatus status;
+  const core::Claims claims = claims_of(w);
+  const std::string ended = ended_incarnations(w, claims);
+  const std::string sql = core::stuck_summary_query(w.table, claims, pg::quote_ident);
+  const pg::ErrorContextLine context("recovery: counting stuck runs of table " + w.name);
+  with_lock_timeout([&] {
+    with_table_code(w, [&] {
+      pg::execute(sql, statement_params(w, clock, std::nullopt, ended), true);
+      bool is_null = false;
+      status.stuck_runs = DatumGetInt32(pg::value(0, 1, &is_null));
+      const Datum oldest = pg::value(0, 2, &is_null);
+      if (!is_null) status.oldest_stuck_activity = DatumGetTimestampTz(oldest);
+    });
+  });
+  // The partial index history_table_recovered_at_idx answers both (undo
+  // rows are no recoveries).
+  const std::string history_sql =
+      "SELECT (SELECT pg_catalog.count(*)::pg_catalog.int4 FROM recovery.history AS h WHERE "
+      "h.run_table_oid" +
+      core::op("=") + "$1 AND h.undo_of IS NULL AND h.recovered_at" + core::op(">=") +
+      "$2), (SELECT pg_catalog.max(h.recovered_at) FROM recovery.history AS h WHERE "
+      "h.run_table_oid" +
+      core::op("=") + "$1 AND h.undo_of IS NULL)";
+  pg::execute(history_sql,
+              {pg::param(OIDOID, ObjectIdGetDatum(w.relid)),
+               pg::param(TIMESTAMPTZOID, TimestampTzGetDatum(clock.now - USECS_PER_DAY))},
+              true);
+  bool is_null = false;
+  status.recovered_24h = DatumGetInt32(pg::value(0, 1, &is_null));
+  const Datum last = pg::value(0, 2, &is_null);
+  if (!is_null) status.last_recovered_at = DatumGetTimestampTz(last);
+  return status;
+}
+
 }  // namespace recovery::engine

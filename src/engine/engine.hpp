@@ -66,4 +66,18 @@ uint64 find_in_table(const registry::Watched& table, const Clock& clock, const R
 uint64 recover_table(const registry::Watched& table, const Clock& clock, std::optional<int64> limit,
                      const RowSink& sink);
 
+// What recovery.table_status() shows of one table.
+struct TableStatus {
+  int32 stuck_runs = 0;
+  std::optional<TimestampTz> oldest_stuck_activity;  // last activity of the oldest stuck run
+  int32 recovered_24h = 0;                           // history rows since clock.now - 24 h
+  std::optional<TimestampTz> last_recovered_at;
+};
+
+// Counts the stuck runs of `table` (the find statement's rows, as the
+// table's code: engine/access.hpp) and reads its recent history (as the
+// caller: history's row-level security applies). Changes nothing; the
+// caller must be allowed to read the table. Needs SPI.
+TableStatus table_status(const registry::Watched& table, const Clock& clock);
+
 }  // namespace recovery::engine

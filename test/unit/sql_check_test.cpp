@@ -90,6 +90,7 @@ TEST(SqlCheck, EveryCoreStatementIsQualified) {
             recovery::core::recover_query(t, claims, quote, true),
             recovery::core::recover_query(t, claims, quote, false),
             recovery::core::exists_query(t, claims, quote),
+            recovery::core::stuck_summary_query(t, claims, quote),
             recovery::core::future_activity_query(t, quote),
             recovery::core::index_statement(t, "idx", quote, literal)}) {
         EXPECT_EQ(sql::unqualified_references(statement), std::vector<std::string>{}) << statement;
@@ -97,7 +98,7 @@ TEST(SqlCheck, EveryCoreStatementIsQualified) {
       }
     }
   }
-  EXPECT_EQ(checked, 64 * 2 * 6);
+  EXPECT_EQ(checked, 64 * 2 * 7);
 }
 
 TEST(SqlCheck, EveryInstanceAndClaimStatementIsQualified) {
