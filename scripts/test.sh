@@ -94,8 +94,17 @@ run_tap() {
   ok=$(count '^\s*ok [0-9]' "$log")
   bad=$(count '^\s*not ok [0-9]' "$log")
   if [ "$status" -ne 0 ] && [ "$bad" -eq 0 ]; then tail -n 40 "$log"; bad=1; fi
-  # Files that skipped themselves (plan skip_all): "t/NAME.pl ... skipped: why".
+  # Files that skipped themselves (plan skip_all): "t/NAME.pl ... skipped: why";
+  # and tests skipped inside a file (Test::More skip): "ok N # skip why",
+  # listed by the file's name and the reason, and not counted as passed.
   skipped=$(sed -nE 's|^t/([^ ]+\.pl) \.+ skipped: (.*)|\1 (\2)|p' "$log")
+  local inner
+  inner=$(awk '/^t\/[^ ]+\.pl \.+/ { f = $1; sub(/^t\//, "", f) }
+               /^[ \t]*ok [0-9]+ # skip / { r = $0; sub(/^[ \t]*ok [0-9]+ # skip /, "", r); print f " (" r ")" }' "$log")
+  if [ -n "$inner" ]; then
+    ok=$((ok - $(wc -l <<<"$inner")))
+    skipped=$(printf '%s\n%s' "$skipped" "$inner" | sed '/^$/d')
+  fi
   if [ -n "$skipped" ]; then
     while read -r line; do
       echo "==> TAP: SKIPPED ${line}"
