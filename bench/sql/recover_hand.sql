@@ -17,14 +17,18 @@ WITH stuck AS (
             t."createdAt" AT TIME ZONE 'UTC' AS started_at,
             GREATEST(t."createdAt", t."updatedAt") AT TIME ZONE 'UTC' AS last_activity_at,
             floor(extract(epoch FROM (now() AT TIME ZONE 'UTC') - GREATEST(t."createdAt", t."updatedAt")) / 60)::int AS stuck_minutes,
-            to_jsonb(t) AS run, s.previous_values
+            to_jsonb(t) || jsonb_build_object(
+              'createdAt', to_char(t."createdAt", 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+              'updatedAt', to_char(t."updatedAt", 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+              'completedAt', to_char(t."completedAt", 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')) AS run,
+            s.previous_values
 ), history AS (
   INSERT INTO bench.history (run_table, run_id, previous_status, new_status, started_at,
                              last_activity_at, stuck_minutes, reason, action, previous_values,
-                             recovered_by, application_name)
+                             recovered_by, application_name, run_table_oid)
   SELECT 'public.qualification_runs', run_id, previous_status, new_status, started_at,
          last_activity_at, stuck_minutes, 'timeout', 'fail', previous_values,
-         current_user, current_setting('application_name')
+         current_user, current_setting('application_name'), 'public.qualification_runs'::regclass::oid
   FROM recovered
 )
 SELECT 'public.qualification_runs'::text AS run_table, r.run_id, r.previous_status, r.new_status,
