@@ -121,9 +121,9 @@ std::string run_json(const RunTable& table, Quoter quote) {
     if (n % kPairsPerCall != 0) json += ", ";
     // A plain timestamp that holds UTC already is its own UTC wall clock.
     const bool utc_wall_clock = col.kind == TimeKind::kTimestamp && table.zone_literal == "'UTC'";
-    const std::string utc = utc_wall_clock ? column(col.name, quote)
-                                           : instant(table, column(col.name, quote), col.kind) +
-                                                 " AT TIME ZONE 'UTC'";
+    const std::string utc =
+        utc_wall_clock ? column(col.name, quote)
+                       : instant(table, column(col.name, quote), col.kind) + " AT TIME ZONE 'UTC'";
     json += "$13[" + std::to_string(n + 1) + "], pg_catalog.to_char(" + utc +
             ", 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')";
   }
