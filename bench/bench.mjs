@@ -122,7 +122,7 @@ const HAND_PARTS = {
   handRaw: handBody,
   handNoHistory: without(handBody, '), history AS (', '\nSELECT ', ')'),
   handNoNotify: without(handBody, '\nCROSS JOIN LATERAL (', null),
-  handNoRun: without(handBody, 'to_jsonb(t) ||', ' AS run,', 'NULL::jsonb AS run,'),
+  handNoRun: without(handBody, 'to_jsonb(t) ||', ' AS run,', 'NULL::jsonb'),
   handNoLock: without(handBody, '\n  FOR NO KEY UPDATE OF t SKIP LOCKED', '\n)'),
 };
 const tidJoinTxn = (sql) => ({
