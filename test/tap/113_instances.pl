@@ -21,24 +21,11 @@ watch_seed($node, 'postgres');
 $node->safe_psql('postgres', q{SELECT recovery.run_worker_now()});
 wait_for($node, 'postgres', q{SELECT state = 'idle' FROM recovery.worker_status()}, 'worker idle');
 
-sub new_run
-{
-	my ($id, $age) = @_;
-	$node->safe_psql('postgres', qq{INSERT INTO qualification_runs (id, "icpId", status, "createdAt")
-	  VALUES ('$id', 'icp1', 'PROCESSING', (now() AT TIME ZONE 'UTC') - interval '$age')});
-}
+sub new_run { processing_run($node, @_) }
 
-sub status_of
-{
-	my ($id) = @_;
-	return $node->safe_psql('postgres', qq{SELECT status FROM qualification_runs WHERE id = '$id'});
-}
+sub status_of { run_status($node, @_) }
 
-sub reason_of
-{
-	my ($id) = @_;
-	return $node->safe_psql('postgres', qq{SELECT string_agg(reason, ',') FROM recovery.history WHERE run_id = '$id'});
-}
+sub reason_of { history_reasons($node, @_) }
 
 sub sql1
 {

@@ -79,24 +79,11 @@ sub stop_pgbouncers
 	}
 }
 
-sub new_run
-{
-	my ($id, $age) = @_;
-	$node->safe_psql('postgres', qq{INSERT INTO qualification_runs (id, "icpId", status, "createdAt")
-	  VALUES ('$id', 'icp1', 'PROCESSING', (now() AT TIME ZONE 'UTC') - interval '$age')});
-}
+sub new_run { processing_run($node, @_) }
 
-sub status_of
-{
-	my ($id) = @_;
-	return $node->safe_psql('postgres', qq{SELECT status FROM qualification_runs WHERE id = '$id'});
-}
+sub status_of { run_status($node, @_) }
 
-sub reason_of
-{
-	my ($id) = @_;
-	return $node->safe_psql('postgres', qq{SELECT string_agg(reason, ',') FROM recovery.history WHERE run_id = '$id'});
-}
+sub reason_of { history_reasons($node, @_) }
 
 sub until_failed
 {

@@ -14,7 +14,8 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 
 our @EXPORT = qw(app_node worker_node setup_app watch_seed add_runs wait_for
-  parse_notifications agreement_mismatches sqlstate_of require_extension);
+  parse_notifications agreement_mismatches sqlstate_of require_extension processing_run run_status
+  history_reasons);
 
 # Skips the whole test file (plan skip_all: TAP reports it as skipped, with
 # the reason) when the PostgreSQL under test (pg_config on PATH) does not
@@ -149,6 +150,30 @@ sub agreement_mismatches
 		   OR h.n > 1
 		   OR (r.status = 'FAILED') IS DISTINCT FROM (r."completedAt" IS NOT NULL)
 	});
+}
+
+# A PROCESSING run $id of qualification_runs in database postgres, created
+# $age ago (an interval, UTC wall clock as Prisma writes it).
+sub processing_run
+{
+	my ($node, $id, $age) = @_;
+	$node->safe_psql('postgres', qq{INSERT INTO qualification_runs (id, "icpId", status, "createdAt")
+	  VALUES ('$id', 'icp1', 'PROCESSING', (now() AT TIME ZONE 'UTC') - interval '$age')});
+	return;
+}
+
+# The status of run $id of qualification_runs in database postgres.
+sub run_status
+{
+	my ($node, $id) = @_;
+	return $node->safe_psql('postgres', qq{SELECT status FROM qualification_runs WHERE id = '$id'});
+}
+
+# The reasons recovery.history gives for run $id, comma-separated.
+sub history_reasons
+{
+	my ($node, $id) = @_;
+	return $node->safe_psql('postgres', qq{SELECT string_agg(reason, ',') FROM recovery.history WHERE run_id = '$id'});
 }
 
 # The SQLSTATE of psql's error output (run with VERBOSITY verbose).
