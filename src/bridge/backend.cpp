@@ -233,6 +233,13 @@ Datum wall_clock(TimestampTz instant, const std::string& zone) {
   });
 }
 
+TimestampTz minus_interval(TimestampTz instant, const Interval& span) {
+  return guard([&] {
+    return DatumGetTimestamp(DirectFunctionCall2(timestamp_mi_interval, TimestampGetDatum(instant),
+                                                 PointerGetDatum(&span)));
+  });
+}
+
 Datum typed_datum(Oid type, const std::string& text) {
   return guard([&] {
     Oid input = InvalidOid;

@@ -57,6 +57,9 @@ Datum interval_datum(const Interval& value);  // a palloc'd copy
 // The wall-clock time (a plain timestamp) of `instant` in time zone `zone`,
 // as `instant AT TIME ZONE zone` gives it.
 Datum wall_clock(TimestampTz instant, const std::string& zone);
+// `instant` minus `span` on the plain (UTC) calendar, so "1 day" is the same
+// span whatever TimeZone the session has.
+TimestampTz minus_interval(TimestampTz instant, const Interval& span);
 // A value of `type` from its text form, through the type's input function
 // (so a malformed value gets the type's own error, e.g. 22P02).
 Datum typed_datum(Oid type, const std::string& text);

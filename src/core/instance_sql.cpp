@@ -1,6 +1,6 @@
 #include "core/instance_sql.hpp"
 
-#include "core/run_table.hpp"
+#include "core/statement.hpp"
 
 namespace recovery::core::instance_sql {
 

@@ -1,9 +1,9 @@
-// What recovery knows about one watched run table, and the SQL it runs on it.
+// What recovery knows about one watched run table (core/table_sql.hpp builds
+// the SQL it runs on it).
 //
 // Pure C++ (no PostgreSQL headers): everything here is decided from names and
-// kinds that the registry has already looked up and quoted, so it is unit
-// tested without a server. Values never appear in the SQL text: they are
-// always $n parameters whose types the engine passes to SPI.
+// kinds that the registry has already looked up, so it is unit tested
+// without a server.
 #pragma once
 
 #include <array>
@@ -42,7 +42,7 @@ struct RunTable {
   std::string failed_status;
 
   // Beyond timeouts (all optional).
-  bool has_max_runtime = false;                // a hard limit: $6 is its cutoff
+  bool has_max_runtime = false;                // a hard limit on the started column
   std::optional<std::string> progress_column;  // with total_column: finished
   std::optional<std::string> total_column;     // work is completed, not failed
   std::string completed_status = "COMPLETED";
@@ -54,20 +54,9 @@ struct RunTable {
   // SQL literal ('UTC', 'America/New_York').
   std::string zone_literal = "'UTC'";
   // Every timestamp and timestamptz column, so the row as jsonb shows each
-  // as a UTC instant ending in Z ($13 holds their names).
+  // as a UTC instant ending in Z.
   std::vector<TimeColumn> time_columns;
 };
-
-// Whether the statements consult recovery.claims (only when the table has
-// claims: the plain timeout statement is the fast path).
-enum class Claims { kIgnore, kConsult };
-
-// Quotes one identifier; the backend passes quote_identifier().
-using Quoter = std::string (*)(const std::string&);
-
-// " OPERATOR(pg_catalog.<op>) ": recovery's SQL names no operator through
-// search_path (core/sql_check.hpp).
-std::string op(const char* name);
 
 // Candidate column names, first match wins. Plain arrays: no C++ global
 // with a destructor (PostgreSQL ends processes with exit()).
@@ -106,68 +95,9 @@ void validate_max_runs(bool is_null, int64_t max_runs);
 // The kind of the "last activity" value: the later of started and activity.
 TimeKind last_activity_kind(const RunTable& table);
 
-// SQL expression of the last activity of row alias `t`.
-std::string last_activity_expr(const RunTable& table, Quoter quote);
-
-// Parameters shared by the statements below (every statement gets all of
-// them; each uses some):
-//   $1 active statuses (array of the status column's type)
-//   $2 cutoff (of last_activity_kind): no activity since is stuck
-//   $3 failed status, $7 completed status, $8 requeue status (status type)
-//   $4 now (of the finished column's kind), $11 now (of the activity kind)
-//   $5 max rows (int8, NULL for all)
-//   $6 max_runtime cutoff (of the started kind; NULL without one)
-//   $9 max attempts (int4)
-//   $10 the table (regclass), to find its claims
-//   $12 the names of overwritten_columns() (text[])
-//   $13 the names of time_columns (text[])
-//   $14 the ended incarnations that own claims, as jsonb text
-//       {"<incarnation id>": "<reason>"} (text; with claims consulted)
-//
-// A stuck run has a reason: owner_gone (its claiming session ended),
-// instance_restarted, instance_stopped or instance_gone (the app instance
-// incarnation that claimed it was superseded, stopped, or let its lease lapse),
-// timeout (unclaimed, no activity since $2) or max_runtime (started before
-// $7), and an action: complete (progress reached a positive total), requeue
-// (attempts left) or fail. The reason reported for complete and requeue is
-// progress_complete and requeued.
-//
-// Both select lists start with the same seven columns:
-//   run_id text, status text, started (timestamptz), last activity (timestamptz),
-//   run jsonb, reason text, action text
-// find_query returns them for every stuck row, oldest first.
-std::string find_query(const RunTable& table, Claims claims, Quoter quote);
-
-// recover_query locks stuck rows (SKIP LOCKED), re-checks status and the
-// reason in the UPDATE itself, and returns the seven columns above for each
-// updated row (status being the previous one), then: new status text and the
-// previous values of the other columns it wrote (jsonb). Without `with_run`,
-// run is NULL: callers that discard the rows do not pay for the row as jsonb.
-std::string recover_query(const RunTable& table, Claims claims, Quoter quote, bool with_run = true);
-
-// The columns besides the status that recover_query may write (finished,
-// attempts, activity), whose previous values it returns for undo.
+// The columns besides the status that recovery may write (finished,
+// attempts, activity), whose previous values it keeps for undo.
 std::vector<std::string> overwritten_columns(const RunTable& table);
-
-// One row if an active run's last activity lies after $2 (here: a minute
-// from now), which a wrong time_zone east of UTC produces. Such a run is
-// never stuck by timeout; the table deserves a warning.
-std::string future_activity_query(const RunTable& table, Quoter quote);
-
-// One row if the table has any stuck run (for the privilege pre-check).
-std::string exists_query(const RunTable& table, Claims claims, Quoter quote);
-
-// One row: how many runs are stuck now (int4) and the oldest last activity
-// among them (timestamptz, NULL when none): the find statement's rows,
-// counted (recovery.table_status()).
-std::string stuck_summary_query(const RunTable& table, Claims claims, Quoter quote);
-
-// The partial index that serves the stuck-run predicate: active rows only,
-// keyed by last activity, so finding stuck runs reads only active rows.
-// `readable` writes the predicate as "IN (...)" for a person to copy (their
-// own session resolves it); recovery runs the qualified form.
-std::string index_statement(const RunTable& table, const std::string& index_name, Quoter quote,
-                            Quoter quote_literal, bool readable = false);
 
 // Whole minutes between `last` and `now` (microseconds since any epoch),
 // clamped to the int32 range, never negative.

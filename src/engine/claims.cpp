@@ -5,9 +5,10 @@
 #include "bridge/spi.hpp"
 #include "core/error.hpp"
 #include "core/instance_sql.hpp"
-#include "core/run_table.hpp"
+#include "core/table_sql.hpp"
 #include "engine/access.hpp"
 #include "engine/instances.hpp"
+#include "engine/params.hpp"
 
 extern "C" {
 #include "pgstat.h"
@@ -63,20 +64,13 @@ registry::Watched writable_table(Oid relid, const char* verb) {
 // may not update is not found. Runs as the table's code.
 std::optional<std::string> stored_id(const registry::Watched& w, const std::string& run_id,
                                      bool active_only) {
-  const core::RunTable& t = w.table;
-  const std::string id = "t." + pg::quote_ident(t.id_column);
-  std::string sql = "SELECT " + id + "::pg_catalog.text FROM " + w.name + " AS t WHERE " + id +
-                    " " + pg::equality_operator(w.id_type) + " $1";
-  if (active_only) sql += " AND t." + pg::quote_ident(t.status_column) + op("=") + "ANY ($2)";
-  sql += " FOR KEY SHARE OF t";
+  const core::Statement statement = core::claim_lookup_query(
+      w.table, pg::equality_operator(w.id_type), active_only, pg::quote_ident);
+  engine::SlotValues values;
+  values.run_id = run_id;
   std::optional<std::string> found;
   engine::with_table_code(w, [&] {
-    std::vector<pg::Param> params = {pg::param(w.id_type, pg::typed_datum(w.id_type, run_id))};
-    if (active_only) {
-      params.push_back(pg::param(pg::array_type_of(w.status_type),
-                                 pg::array_datum(t.active_statuses, w.status_type)));
-    }
-    if (pg::execute(sql, params, false) > 0) found = pg::text_value(0, 1);
+    if (engine::execute(statement, w, values, false) > 0) found = pg::text_value(0, 1);
   });
   return found;
 }
@@ -212,20 +206,13 @@ void forget_dropped_tables() {
 
 uint64 forget_finished(const registry::Watched& w) {
   if (!table_has_claims(w.relid)) return 0;
-  const core::RunTable& t = w.table;
   // Which claimed runs are still active: read as the table's code.
+  const core::Statement statement =
+      core::claimed_active_query(w.table, pg::equality_operator(w.id_type),
+                                 pg::qualified_type_name(w.id_type), pg::quote_ident);
   std::vector<std::string> active;
-  const std::string sql = "SELECT c.run_id FROM recovery.claims AS c WHERE c.run_table" + op("=") +
-                          "$1 AND EXISTS (SELECT 1 FROM " + w.name + " AS t WHERE t." +
-                          pg::quote_ident(t.id_column) + " " + pg::equality_operator(w.id_type) +
-                          " c.run_id::" + pg::qualified_type_name(w.id_type) + " AND t." +
-                          pg::quote_ident(t.status_column) + op("=") + "ANY ($2))";
   engine::with_table_code(w, [&] {
-    const uint64 rows = pg::execute(sql,
-                                    {pg::param(REGCLASSOID, ObjectIdGetDatum(w.relid)),
-                                     pg::param(pg::array_type_of(w.status_type),
-                                               pg::array_datum(t.active_statuses, w.status_type))},
-                                    false);
+    const uint64 rows = engine::execute(statement, w, {}, false);
     for (uint64 row = 0; row < rows; ++row) active.push_back(pg::text_value(row, 1));
   });
   uint64 deleted = 0;

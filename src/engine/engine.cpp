@@ -3,15 +3,13 @@
 #include "bridge/backend.hpp"
 #include "bridge/spi.hpp"
 #include "core/error.hpp"
+#include "core/table_sql.hpp"
 #include "engine/access.hpp"
 #include "engine/claims.hpp"
 #include "engine/history.hpp"
 #include "engine/instances.hpp"
+#include "engine/params.hpp"
 #include "settings/settings.hpp"
-
-extern "C" {
-#include "utils/datetime.h"
-}
 
 namespace recovery::engine {
 
@@ -19,26 +17,6 @@ namespace {
 
 // Rows per cursor fetch: bounds memory for any number of stuck runs.
 constexpr long kChunkRows = 1000;
-
-// An instant as a parameter of `type`: a timestamptz as is, a plain
-// timestamp as the wall-clock time in the table's zone.
-pg::Param time_param(const registry::Watched& w, Oid type, TimestampTz value) {
-  if (type == TIMESTAMPOID) return pg::param(type, pg::wall_clock(value, w.time_zone));
-  return pg::param(type, TimestampTzGetDatum(value));
-}
-
-pg::Param status_param(const registry::Watched& w, bool wanted, const std::string& label) {
-  if (!wanted) return pg::null_param(w.status_type);
-  return pg::param(w.status_type, pg::typed_datum(w.status_type, label));
-}
-
-// now - interval on the UTC calendar (see Clock).
-TimestampTz minus(TimestampTz now, const Interval& span) {
-  return pg::guard([&] {
-    return DatumGetTimestamp(
-        DirectFunctionCall2(timestamp_mi_interval, TimestampGetDatum(now), PointerGetDatum(&span)));
-  });
-}
 
 // Reads the seven leading result columns of find_query/recover_query.
 RunRow read_row(const registry::Watched& table, const Clock& clock, uint64 row) {
@@ -73,16 +51,10 @@ void with_lock_timeout(const std::function<void()>& fn) {
 // would rather re-scan the table's index into a hash join (measured: ~10% of
 // the statement for 5,000 runs). The settings cover planning only; the
 // statement runs at the first fetch, so the table's triggers plan as usual.
-void open_recover_cursor(std::optional<pg::Cursor>& cursor, const std::string& sql,
+void open_recover_cursor(std::optional<pg::Cursor>& cursor, const core::Statement& statement,
                          const std::vector<pg::Param>& params) {
   pg::with_settings({{"enable_hashjoin", "off"}, {"enable_mergejoin", "off"}},
-                    [&] { cursor.emplace(sql, params, false); });
-}
-
-std::vector<std::string> time_column_names(const core::RunTable& t) {
-  std::vector<std::string> names;
-  for (const auto& col : t.time_columns) names.push_back(col.name);
-  return names;
+                    [&] { cursor.emplace(statement.sql, params, false); });
 }
 
 core::Claims claims_of(const registry::Watched& w) {
@@ -97,30 +69,6 @@ std::string ended_incarnations(const registry::Watched& w, core::Claims claims) 
 
 }  // namespace
 
-std::vector<pg::Param> statement_params(const registry::Watched& w, const Clock& clock,
-                                        std::optional<int64> limit, const std::string& ended) {
-  const core::RunTable& t = w.table;
-  const Oid activity_type = w.activity_type != InvalidOid ? w.activity_type : TIMESTAMPTZOID;
-  return {
-      pg::param(pg::array_type_of(w.status_type),
-                pg::array_datum(t.active_statuses, w.status_type)),
-      time_param(w, w.last_activity_type, clock.cutoff),
-      status_param(w, true, t.failed_status),
-      time_param(w, t.finished ? w.finished_type : TIMESTAMPTZOID, clock.now),
-      limit ? pg::param(INT8OID, Int64GetDatum(*limit)) : pg::null_param(INT8OID),
-      w.max_runtime ? time_param(w, w.started_type, minus(clock.now, *w.max_runtime))
-                    : pg::null_param(w.started_type),
-      status_param(w, t.progress_column.has_value(), t.completed_status),
-      status_param(w, t.requeue, t.requeue_status),
-      pg::param(INT4OID, Int32GetDatum(w.max_attempts)),
-      pg::param(REGCLASSOID, ObjectIdGetDatum(w.relid)),
-      time_param(w, activity_type, clock.now),
-      pg::param(TEXTARRAYOID, pg::text_array_datum(core::overwritten_columns(t))),
-      pg::param(TEXTARRAYOID, pg::text_array_datum(time_column_names(t))),
-      pg::param(TEXTOID, pg::text_datum(ended)),
-  };
-}
-
 Clock clock_for(const Interval* timeout, const char* argument) {
   if (timeout == nullptr) core::validate_timeout(true, 0, argument);
   // Saturated to its sign: only whether it is positive matters here.
@@ -130,26 +78,23 @@ Clock clock_for(const Interval* timeout, const char* argument) {
   core::validate_timeout(false, span > 0 ? 1 : (span < 0 ? -1 : 0), argument);
   Clock clock;
   clock.now = GetCurrentTransactionStartTimestamp();
-  // timestamp_mi_interval works on the plain (UTC) calendar, so "1 day" is
-  // the same span whatever TimeZone the session has.
-  clock.cutoff = minus(clock.now, *timeout);
+  // On the plain (UTC) calendar, so "1 day" is the same span whatever
+  // TimeZone the session has.
+  clock.cutoff = pg::minus_interval(clock.now, *timeout);
   // Judged by the cutoff itself too: '-1 year 361 days' must not reach the future.
   core::validate_timeout(false, clock.now - clock.cutoff, argument);
   return clock;
 }
 
 bool has_future_activity(const registry::Watched& w, const Clock& clock) {
-  const std::string sql = core::future_activity_query(w.table, pg::quote_ident);
+  const core::Statement statement = core::future_activity_query(w.table, pg::quote_ident);
+  Clock in_a_minute = clock;
+  in_a_minute.cutoff = clock.now + USECS_PER_MINUTE;
   uint64 rows = 0;
   // Bounded like the recovery itself: a table locked by someone else must
   // not hold the caller (the worker) up.
-  with_lock_timeout([&] {
-    with_table_code(w, [&] {
-      std::vector<pg::Param> params = statement_params(w, clock, std::nullopt);
-      params[1] = time_param(w, w.last_activity_type, clock.now + USECS_PER_MINUTE);
-      rows = pg::execute(sql, params, true);
-    });
-  });
+  with_lock_timeout(
+      [&] { with_table_code(w, [&] { rows = execute(statement, w, {&in_a_minute}, true); }); });
   return rows > 0;
 }
 
@@ -168,13 +113,13 @@ uint64 find_in_table(const registry::Watched& w, const Clock& clock, const RowSi
   require_read(w, true);
   const core::Claims claims = claims_of(w);
   const std::string ended = ended_incarnations(w, claims);
-  const std::string sql = core::find_query(w.table, claims, pg::quote_ident);
+  const core::Statement statement = core::find_query(w.table, claims, pg::quote_ident);
   const pg::ErrorContextLine context("recovery: finding stuck runs of table " + w.name);
   uint64 total = 0;
   with_table_code(w, [&] {
     // The values go through the table's types' input functions: table code too.
-    const std::vector<pg::Param> params = statement_params(w, clock, std::nullopt, ended);
-    pg::Cursor cursor(sql, params, false);
+    const std::vector<pg::Param> params = params_for(statement, w, {&clock, {}, ended});
+    pg::Cursor cursor(statement.sql, params, false);
     for (;;) {
       const uint64 rows = cursor.fetch(kChunkRows);
       if (rows == 0) break;
@@ -196,8 +141,8 @@ uint64 recover_table(const registry::Watched& w, const Clock& clock, std::option
     // Nothing to do is not an error; stuck runs the caller may not fix are.
     uint64 stuck = 0;
     with_table_code(w, [&] {
-      stuck = pg::execute(core::exists_query(w.table, claims, pg::quote_ident),
-                          statement_params(w, clock, limit, ended), false);
+      stuck = execute(core::exists_query(w.table, claims, pg::quote_ident), w,
+                      {&clock, limit, ended}, false);
     });
     if (stuck == 0) return 0;
     const std::string role = pg::current_role_name();
@@ -208,14 +153,14 @@ uint64 recover_table(const registry::Watched& w, const Clock& clock, std::option
   }
 
   const history::Writer writer;  // records the caller, before any identity switch
-  const std::string sql = core::recover_query(w.table, claims, pg::quote_ident, wants_rows);
+  const core::Statement statement =
+      core::recover_query(w.table, claims, pg::quote_ident, wants_rows);
   const pg::ErrorContextLine context("recovery: recovering stuck runs of table " + w.name);
   uint64 total = 0;
   with_lock_timeout([&] {
     with_table_code(w, [&] {
-      const std::vector<pg::Param> params = statement_params(w, clock, limit, ended);
       std::optional<pg::Cursor> cursor;
-      open_recover_cursor(cursor, sql, params);
+      open_recover_cursor(cursor, statement, params_for(statement, w, {&clock, limit, ended}));
       pg::ScratchContext scratch;  // history arrays and payloads: per chunk
       for (;;) {
         const uint64 rows = cursor->fetch(kChunkRows);
@@ -245,11 +190,11 @@ TableStatus table_status(const registry::Watched& w, const Clock& clock) {
   TableStatus status;
   const core::Claims claims = claims_of(w);
   const std::string ended = ended_incarnations(w, claims);
-  const std::string sql = core::stuck_summary_query(w.table, claims, pg::quote_ident);
+  const core::Statement statement = core::stuck_summary_query(w.table, claims, pg::quote_ident);
   const pg::ErrorContextLine context("recovery: counting stuck runs of table " + w.name);
   with_lock_timeout([&] {
     with_table_code(w, [&] {
-      pg::execute(sql, statement_params(w, clock, std::nullopt, ended), true);
+      execute(statement, w, {&clock, {}, ended}, true);
       bool is_null = false;
       status.stuck_runs = DatumGetInt32(pg::value(0, 1, &is_null));
       const Datum oldest = pg::value(0, 2, &is_null);

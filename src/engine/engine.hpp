@@ -40,12 +40,6 @@ struct RunRow {
 };
 using RowSink = std::function<void(const RunRow&)>;
 
-// The parameters ($1..$14) every statement of core/run_table.hpp gets;
-// `ended` is $14 (instances::dead_incarnations, "{}" for none).
-std::vector<pg::Param> statement_params(const registry::Watched& table, const Clock& clock,
-                                        std::optional<int64> limit,
-                                        const std::string& ended = "{}");
-
 // Whether an active run of `table` shows activity more than a minute after
 // clock.now (a time_zone east of the truth). Needs SPI.
 bool has_future_activity(const registry::Watched& table, const Clock& clock);

@@ -3,7 +3,7 @@
 #include "bridge/backend.hpp"
 #include "bridge/scope.hpp"
 #include "bridge/spi.hpp"
-#include "core/run_table.hpp"
+#include "core/table_sql.hpp"
 
 namespace recovery::history {
 

@@ -2,18 +2,16 @@
 
 #include "bridge/backend.hpp"
 #include "bridge/spi.hpp"
+#include "core/table_sql.hpp"
 #include "engine/access.hpp"
 #include "engine/engine.hpp"
+#include "engine/params.hpp"
 
 namespace recovery::engine {
 
 namespace {
 
 std::string literal(const std::string& value) { return pg::quote_literal(value); }
-
-}  // namespace
-
-namespace {
 
 std::string index_name(const registry::Watched& w) {
   // Short enough to stay under NAMEDATALEN with the suffix, cut on a
@@ -37,12 +35,11 @@ bool index_serves(const registry::Watched& w) {
   std::string plan;
   // Planning evaluates the table's index expressions and predicates: table code.
   with_table_code(w, [&] {
-    const std::vector<pg::Param> params = statement_params(w, clock, std::nullopt);
+    core::Statement statement = core::exists_query(plain, core::Claims::kIgnore, pg::quote_ident);
+    statement.sql = "EXPLAIN (FORMAT JSON) " + statement.sql;
     // (jit off: the disabled-seqscan cost would otherwise load LLVM just to plan.)
     pg::with_settings({{"enable_seqscan", "off"}, {"jit", "off"}}, [&] {
-      pg::execute("EXPLAIN (FORMAT JSON) " +
-                      core::exists_query(plain, core::Claims::kIgnore, pg::quote_ident),
-                  params, false);
+      execute(statement, w, {&clock}, false);
       plan = pg::text_value(0, 1);
     });
   });

@@ -3,8 +3,10 @@
 #include "bridge/backend.hpp"
 #include "bridge/spi.hpp"
 #include "core/error.hpp"
+#include "core/table_sql.hpp"
 #include "engine/access.hpp"
 #include "engine/history.hpp"
+#include "engine/params.hpp"
 
 namespace recovery::engine {
 
@@ -81,33 +83,16 @@ bool undo(int64 history_id) {
 
   // Restore the status, and those other columns recovery wrote that the
   // table still has (from the history row's previous values).
-  const core::RunTable& t = w.table;
-  std::string set = pg::quote_ident(t.status_column) + " = $1";
-  const auto columns = core::overwritten_columns(t);
-  for (size_t n = 0; n < columns.size(); ++n) {
-    const std::string col = pg::quote_ident(columns[n]);
-    // Only keys the history row has: a column it did not record stays as is.
-    set += ", " + col;
-    set += " = CASE WHEN $2" + op("?") + "$5[" + std::to_string(n + 1) + "] THEN r." + col;
-    set += " ELSE t." + col + " END";
-  }
-  const std::string sql = "UPDATE " + w.name + " AS t SET " + set +
-                          " FROM pg_catalog.jsonb_populate_record(NULL::" + w.name +
-                          ", $2) AS r WHERE t." + pg::quote_ident(t.id_column) + " " +
-                          pg::equality_operator(w.id_type) + " $3 AND t." +
-                          pg::quote_ident(t.status_column) + op("=") + "$4";
+  const core::Statement statement =
+      core::undo_query(w.table, pg::equality_operator(w.id_type), pg::quote_ident);
+  SlotValues values;
+  values.run_id = h.run_id;
+  values.restored_status = h.previous_status;
+  values.recovered_status = h.new_status;
+  values.previous_values = h.previous_values.value_or("{}");
   uint64 rows = 0;
-  with_table_code(w, [&] {
-    // The values go through the table's types (domain checks included).
-    const std::vector<pg::Param> params = {
-        pg::param(w.status_type, pg::typed_datum(w.status_type, h.previous_status)),
-        pg::param(JSONBOID, pg::typed_datum(JSONBOID, h.previous_values.value_or("{}"))),
-        pg::param(w.id_type, pg::typed_datum(w.id_type, h.run_id)),
-        pg::param(w.status_type, pg::typed_datum(w.status_type, h.new_status)),
-        pg::param(TEXTARRAYOID, pg::text_array_datum(columns)),
-    };
-    rows = pg::execute(sql, params, false);
-  });
+  // The values go through the table's types (domain checks included).
+  with_table_code(w, [&] { rows = execute(statement, w, values, false); });
   if (rows == 0) {
     throw Error(sqlstate::kObjectNotInPrerequisiteState,
                 "cannot undo history row " + std::to_string(history_id) + ": " + run +

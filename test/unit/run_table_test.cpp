@@ -1,6 +1,7 @@
 // Unit tests of the pure core: column detection, validation and the SQL the
 // engine runs, without a server.
 #include "core/run_table.hpp"
+#include "core/table_sql.hpp"
 
 #include <gtest/gtest.h>
 
@@ -15,6 +16,9 @@ using recovery::Error;
 using namespace recovery::core;
 
 std::string quote(const std::string& name) { return "\"" + name + "\""; }
+
+// Expectations name slots ({ActiveStatuses}), not their numbers.
+std::string named(const Statement& statement) { return statement.with_slot_names(); }
 
 RunTable prisma_table() {
   RunTable t;
@@ -102,32 +106,36 @@ TEST(LastActivity, WithoutActivityColumnIsTheStartedColumn) {
 }
 
 TEST(FindQuery, ComparesStatusInItsOwnTypeAndOrdersOldestFirst) {
-  const std::string sql = find_query(prisma_table(), Claims::kIgnore, quote);
-  EXPECT_NE(sql.find("WHERE t.\"status\" OPERATOR(pg_catalog.=) ANY ($1) AND GREATEST"),
-            std::string::npos)
+  const std::string sql = named(find_query(prisma_table(), Claims::kIgnore, quote));
+  EXPECT_NE(
+      sql.find("WHERE t.\"status\" OPERATOR(pg_catalog.=) ANY ({ActiveStatuses}) AND GREATEST"),
+      std::string::npos)
       << sql;
-  EXPECT_NE(sql.find("OPERATOR(pg_catalog.<) $2 ORDER BY GREATEST"), std::string::npos) << sql;
+  EXPECT_NE(sql.find("OPERATOR(pg_catalog.<) {Cutoff} ORDER BY GREATEST"), std::string::npos)
+      << sql;
   EXPECT_NE(sql.find("FROM public.qualification_runs AS t"), std::string::npos);
   EXPECT_EQ(sql.find("UPDATE"), std::string::npos);
 }
 
 TEST(RecoverQuery, LocksSkipsAndRechecksInTheUpdate) {
-  const std::string sql = recover_query(prisma_table(), Claims::kIgnore, quote);
+  const std::string sql = named(recover_query(prisma_table(), Claims::kIgnore, quote));
   EXPECT_NE(sql.find("FOR NO KEY UPDATE OF t SKIP LOCKED"), std::string::npos) << sql;
-  EXPECT_NE(sql.find("LIMIT $5"), std::string::npos);
-  EXPECT_NE(sql.find("SET \"status\" = $3, \"completedAt\" = $4"), std::string::npos) << sql;
+  EXPECT_NE(sql.find("LIMIT {MaxRows}"), std::string::npos);
+  EXPECT_NE(sql.find("SET \"status\" = {FailedStatus}, \"completedAt\" = {FinishedNow}"),
+            std::string::npos)
+      << sql;
   // The re-check: after the join, status and age are tested again.
   const auto join = sql.find(
       "t.ctid OPERATOR(pg_catalog.=) s.run_ctid AND t.tableoid OPERATOR(pg_catalog.=) "
-      "s.run_tableoid AND t.\"status\" OPERATOR(pg_catalog.=) ANY ($1) AND "
+      "s.run_tableoid AND t.\"status\" OPERATOR(pg_catalog.=) ANY ({ActiveStatuses}) AND "
       "GREATEST");
   EXPECT_NE(join, std::string::npos) << sql;
 }
 
 TEST(RecoverQuery, ComputesTheRowAsJsonbOnlyWhenWanted) {
-  const std::string with_run = recover_query(prisma_table(), Claims::kIgnore, quote);
+  const std::string with_run = named(recover_query(prisma_table(), Claims::kIgnore, quote));
   EXPECT_NE(with_run.find("pg_catalog.to_jsonb(t.*)"), std::string::npos) << with_run;
-  const std::string without = recover_query(prisma_table(), Claims::kIgnore, quote, false);
+  const std::string without = named(recover_query(prisma_table(), Claims::kIgnore, quote, false));
   EXPECT_EQ(without.find("to_jsonb"), std::string::npos) << without;
   EXPECT_NE(without.find(", NULL::pg_catalog.jsonb, "), std::string::npos) << without;
 }
@@ -135,33 +143,34 @@ TEST(RecoverQuery, ComputesTheRowAsJsonbOnlyWhenWanted) {
 TEST(RecoverQuery, WithoutFinishedColumnSetsOnlyTheStatus) {
   RunTable t = prisma_table();
   t.finished.reset();
-  const std::string sql = recover_query(t, Claims::kIgnore, quote);
-  EXPECT_NE(sql.find("SET \"status\" = $3 FROM"), std::string::npos) << sql;
+  const std::string sql = named(recover_query(t, Claims::kIgnore, quote));
+  EXPECT_NE(sql.find("SET \"status\" = {FailedStatus} FROM"), std::string::npos) << sql;
 }
 
 TEST(Queries, UseTheQuoterForEveryIdentifier) {
   RunTable t = prisma_table();
   t.status_column = "st\"atus";
   auto odd_quote = [](const std::string& n) { return std::string("<") + n + ">"; };
-  const std::string sql = recover_query(t, Claims::kIgnore, odd_quote);
+  const std::string sql = named(recover_query(t, Claims::kIgnore, odd_quote));
   EXPECT_NE(sql.find("t.<st\"atus>"), std::string::npos) << sql;
   EXPECT_EQ(sql.find("\"status\""), std::string::npos) << sql;
 }
 
 TEST(Reasons, PlainTimeoutKeepsTheIndexablePredicate) {
-  const std::string sql = find_query(prisma_table(), Claims::kIgnore, quote);
-  EXPECT_NE(sql.find("OPERATOR(pg_catalog.=) ANY ($1) AND GREATEST(t.\"createdAt\", "
-                     "t.\"updatedAt\") OPERATOR(pg_catalog.<) $2"),
+  const std::string sql = named(find_query(prisma_table(), Claims::kIgnore, quote));
+  EXPECT_NE(sql.find("OPERATOR(pg_catalog.=) ANY ({ActiveStatuses}) AND GREATEST(t.\"createdAt\", "
+                     "t.\"updatedAt\") OPERATOR(pg_catalog.<) {Cutoff}"),
             std::string::npos)
       << sql;
   EXPECT_EQ(sql.find("recovery.claims"), std::string::npos) << sql;
-  EXPECT_EQ(sql.find("$6"), std::string::npos) << sql;
+  EXPECT_EQ(sql.find("{MaxRuntimeCutoff}"), std::string::npos) << sql;
 }
 
 TEST(Reasons, ClaimsMakeDeadOwnersStuckAndLiveOnesImmuneToTheTimeout) {
-  const std::string sql = find_query(prisma_table(), Claims::kConsult, quote);
-  EXPECT_NE(sql.find("LEFT JOIN recovery.claims AS c ON c.run_table OPERATOR(pg_catalog.=) $10"),
-            std::string::npos)
+  const std::string sql = named(find_query(prisma_table(), Claims::kConsult, quote));
+  EXPECT_NE(
+      sql.find("LEFT JOIN recovery.claims AS c ON c.run_table OPERATOR(pg_catalog.=) {RunTable}"),
+      std::string::npos)
       << sql;
   EXPECT_NE(sql.find("NOT recovery.backend_alive(c.backend_pid, c.backend_start) THEN "
                      "'owner_gone'"),
@@ -172,9 +181,10 @@ TEST(Reasons, ClaimsMakeDeadOwnersStuckAndLiveOnesImmuneToTheTimeout) {
 }
 
 TEST(Reasons, AnEndedInstanceIncarnationMakesItsClaimedRunsStuckWithItsReason) {
-  const std::string sql = find_query(prisma_table(), Claims::kConsult, quote);
+  const std::string sql = named(find_query(prisma_table(), Claims::kConsult, quote));
   const std::string ended =
-      "pg_catalog.jsonb_extract_path_text($14::pg_catalog.jsonb, c.incarnation::pg_catalog.text)";
+      "pg_catalog.jsonb_extract_path_text({EndedIncarnations}::pg_catalog.jsonb, "
+      "c.incarnation::pg_catalog.text)";
   // The incarnation's reason comes first, from $14 ...
   const size_t instance =
       sql.find("WHEN c.incarnation IS NOT NULL AND " + ended + " IS NOT NULL THEN " + ended);
@@ -186,35 +196,38 @@ TEST(Reasons, AnEndedInstanceIncarnationMakesItsClaimedRunsStuckWithItsReason) {
   EXPECT_NE(session, std::string::npos) << sql;
   EXPECT_LT(instance, session) << sql;
   // Without claims, $14 is not read.
-  EXPECT_EQ(find_query(prisma_table(), Claims::kIgnore, quote).find("$14"), std::string::npos);
+  EXPECT_EQ(named(find_query(prisma_table(), Claims::kIgnore, quote)).find("{EndedIncarnations}"),
+            std::string::npos);
 }
 
 TEST(Reasons, MaxRuntimeIsAHardLimitOnTheStartedColumn) {
   RunTable t = prisma_table();
   t.has_max_runtime = true;
-  const std::string sql = find_query(t, Claims::kIgnore, quote);
-  EXPECT_NE(sql.find("WHEN t.\"createdAt\" OPERATOR(pg_catalog.<) $6 THEN 'max_runtime'"),
-            std::string::npos)
+  const std::string sql = named(find_query(t, Claims::kIgnore, quote));
+  EXPECT_NE(
+      sql.find("WHEN t.\"createdAt\" OPERATOR(pg_catalog.<) {MaxRuntimeCutoff} THEN 'max_runtime'"),
+      std::string::npos)
       << sql;
 }
 
 TEST(Actions, FailByDefault) {
-  const std::string sql = recover_query(prisma_table(), Claims::kIgnore, quote);
+  const std::string sql = named(recover_query(prisma_table(), Claims::kIgnore, quote));
   EXPECT_NE(sql.find("'fail'::pg_catalog.text AS action"), std::string::npos) << sql;
-  EXPECT_NE(sql.find("SET \"status\" = $3,"), std::string::npos) << sql;
+  EXPECT_NE(sql.find("SET \"status\" = {FailedStatus},"), std::string::npos) << sql;
 }
 
 TEST(Actions, CompleteWhenProgressReachedAPositiveTotal) {
   RunTable t = prisma_table();
   t.progress_column = "completed";
   t.total_column = "totalProspects";
-  const std::string sql = recover_query(t, Claims::kIgnore, quote);
+  const std::string sql = named(recover_query(t, Claims::kIgnore, quote));
   EXPECT_NE(sql.find("WHEN t.\"totalProspects\" OPERATOR(pg_catalog.>) 0 AND t.\"completed\" "
                      "OPERATOR(pg_catalog.>=) "
                      "t.\"totalProspects\" THEN 'complete'"),
             std::string::npos)
       << sql;
-  EXPECT_NE(sql.find("CASE WHEN s.action OPERATOR(pg_catalog.=) 'complete' THEN $7 ELSE $3 END"),
+  EXPECT_NE(sql.find("CASE WHEN s.action OPERATOR(pg_catalog.=) 'complete' THEN {CompletedStatus} "
+                     "ELSE {FailedStatus} END"),
             std::string::npos)
       << sql;
   EXPECT_NE(sql.find("OPERATOR(pg_catalog.=) 'complete' THEN 'progress_complete'"),
@@ -226,27 +239,28 @@ TEST(Actions, RequeueCountsEveryAttemptAndTouchesActivity) {
   RunTable t = prisma_table();
   t.requeue = true;
   t.attempts_column = "attempts";
-  const std::string sql = recover_query(t, Claims::kIgnore, quote);
+  const std::string sql = named(recover_query(t, Claims::kIgnore, quote));
   EXPECT_NE(sql.find("WHEN (COALESCE(t.\"attempts\", 0) OPERATOR(pg_catalog.+) 1) "
-                     "OPERATOR(pg_catalog.<) $9 THEN 'requeue'"),
+                     "OPERATOR(pg_catalog.<) {MaxAttempts} THEN 'requeue'"),
             std::string::npos)
       << sql;
   EXPECT_NE(sql.find("\"attempts\" = COALESCE(t.\"attempts\", 0) OPERATOR(pg_catalog.+) 1"),
             std::string::npos)
       << sql;
-  EXPECT_NE(
-      sql.find("\"updatedAt\" = CASE WHEN s.action OPERATOR(pg_catalog.=) 'requeue' THEN $11 ELSE"),
-      std::string::npos)
+  EXPECT_NE(sql.find("\"updatedAt\" = CASE WHEN s.action OPERATOR(pg_catalog.=) 'requeue' THEN "
+                     "{ActivityNow} ELSE"),
+            std::string::npos)
       << sql;
   EXPECT_NE(sql.find("\"completedAt\" = CASE WHEN s.action OPERATOR(pg_catalog.=) 'requeue' THEN "
                      "t.\"completedAt\" "
-                     "ELSE $4 END"),
+                     "ELSE {FinishedNow} END"),
             std::string::npos)
       << sql;
   EXPECT_EQ(overwritten_columns(t),
             (std::vector<std::string>{"completedAt", "attempts", "updatedAt"}));
-  EXPECT_NE(sql.find("jsonb_build_object($12[1], t.\"completedAt\", $12[2], t.\"attempts\", "
-                     "$12[3], t.\"updatedAt\")"),
+  EXPECT_NE(sql.find("jsonb_build_object({OverwrittenNames}[1], t.\"completedAt\", "
+                     "{OverwrittenNames}[2], t.\"attempts\", "
+                     "{OverwrittenNames}[3], t.\"updatedAt\")"),
             std::string::npos)
       << sql;
 }
@@ -287,19 +301,19 @@ TEST(TimeZones, PlainTimestampsAreReadInTheTablesZone) {
   RunTable t = prisma_table();
   t.zone_literal = "'America/New_York'";
   t.time_columns = {t.started};
-  const std::string sql = find_query(t, Claims::kIgnore, quote);
+  const std::string sql = named(find_query(t, Claims::kIgnore, quote));
   // Output columns are instants; the row as jsonb shows a UTC instant with Z.
   EXPECT_NE(sql.find("(t.\"createdAt\" AT TIME ZONE 'America/New_York')"), std::string::npos)
       << sql;
   EXPECT_NE(
-      sql.find(
-          "pg_catalog.to_jsonb(t.*) OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object($13[1], "
-          "pg_catalog.to_char((t.\"createdAt\" AT TIME ZONE 'America/New_York') AT TIME ZONE "
-          "'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'))"),
+      sql.find("pg_catalog.to_jsonb(t.*) OPERATOR(pg_catalog.||) "
+               "pg_catalog.jsonb_build_object({TimeColumnNames}[1], "
+               "pg_catalog.to_char((t.\"createdAt\" AT TIME ZONE 'America/New_York') AT TIME ZONE "
+               "'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'))"),
       std::string::npos)
       << sql;
   // The search itself stays on the raw column (its index serves it).
-  EXPECT_NE(sql.find("GREATEST(t.\"createdAt\", t.\"updatedAt\") OPERATOR(pg_catalog.<) $2"),
+  EXPECT_NE(sql.find("GREATEST(t.\"createdAt\", t.\"updatedAt\") OPERATOR(pg_catalog.<) {Cutoff}"),
             std::string::npos)
       << sql;
 }

@@ -3,8 +3,8 @@
 #include <gtest/gtest.h>
 
 #include "core/instance_sql.hpp"
-#include "core/run_table.hpp"
 #include "core/sql_check.hpp"
+#include "core/table_sql.hpp"
 
 namespace {
 
@@ -16,6 +16,9 @@ namespace sql = recovery::core::sql;
 
 std::string quote(const std::string& s) { return "\"" + s + "\""; }
 std::string literal(const std::string& s) { return "'" + s + "'"; }
+
+// A citext id compares through citext's own equality (not pg_catalog's).
+const std::string kCitextEquals = "OPERATOR(public.=)";
 
 bool clean(const std::string& statement) { return sql::unqualified_references(statement).empty(); }
 
@@ -86,19 +89,23 @@ TEST(SqlCheck, EveryCoreStatementIsQualified) {
   for (const RunTable& t : shapes()) {
     for (Claims claims : {Claims::kIgnore, Claims::kConsult}) {
       for (const std::string& statement :
-           {recovery::core::find_query(t, claims, quote),
-            recovery::core::recover_query(t, claims, quote, true),
-            recovery::core::recover_query(t, claims, quote, false),
-            recovery::core::exists_query(t, claims, quote),
-            recovery::core::stuck_summary_query(t, claims, quote),
-            recovery::core::future_activity_query(t, quote),
-            recovery::core::index_statement(t, "idx", quote, literal)}) {
+           {recovery::core::find_query(t, claims, quote).sql,
+            recovery::core::recover_query(t, claims, quote, true).sql,
+            recovery::core::recover_query(t, claims, quote, false).sql,
+            recovery::core::exists_query(t, claims, quote).sql,
+            recovery::core::stuck_summary_query(t, claims, quote).sql,
+            recovery::core::future_activity_query(t, quote).sql,
+            recovery::core::index_statement(t, "idx", quote, literal),
+            recovery::core::claim_lookup_query(t, kCitextEquals, true, quote).sql,
+            recovery::core::claim_lookup_query(t, kCitextEquals, false, quote).sql,
+            recovery::core::claimed_active_query(t, kCitextEquals, "public.citext", quote).sql,
+            recovery::core::undo_query(t, kCitextEquals, quote).sql}) {
         EXPECT_EQ(sql::unqualified_references(statement), std::vector<std::string>{}) << statement;
         ++checked;
       }
     }
   }
-  EXPECT_EQ(checked, 64 * 2 * 7);
+  EXPECT_EQ(checked, 64 * 2 * 11);
 }
 
 TEST(SqlCheck, EveryInstanceAndClaimStatementIsQualified) {
