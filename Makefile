@@ -10,7 +10,7 @@ MODULE_big = recovery
 DATA       = $(wildcard extension/recovery--*.sql)
 SCRIPTS    = bin/recover-stuck-runs
 
-SRCS = $(wildcard src/bridge/*.cpp src/core/*.cpp src/registry/*.cpp \
+SRCS = $(wildcard src/pg/*.cpp src/core/*.cpp src/registry/*.cpp \
                   src/settings/*.cpp src/engine/*.cpp src/api/*.cpp src/worker/*.cpp src/*.cpp)
 OBJS = $(SRCS:.cpp=.o)
 

@@ -1,5 +1,5 @@
 // The shared library's identity and load-time hook.
-#include "bridge/postgres.hpp"
+#include "pg/postgres.hpp"
 #include "engine/claims.hpp"
 #include "worker/hooks.hpp"
 #include "worker/launcher.hpp"
@@ -19,8 +19,8 @@ void _PG_init(void) {
   // preloaded; never under pg_upgrade, whose restore a worker connecting to
   // the new cluster's databases would break.
   if (!process_shared_preload_libraries_in_progress || IsBinaryUpgrade) return;
-  recovery::shared::request();
-  recovery::claims::set_exit_listener(recovery::shared::report_exit);
+  recovery::worker::shared::request();
+  recovery::engine::claims::set_exit_listener(recovery::worker::shared::report_exit);
   recovery::worker::install_hooks();
   recovery::worker::register_launcher();
 }

@@ -1,9 +1,10 @@
 // SQL-facing entry points: argument reading and result shaping only. The
 // work is done by the registry and the engine.
-#include "bridge/backend.hpp"
-#include "bridge/guard.hpp"
-#include "bridge/result_set.hpp"
-#include "bridge/spi.hpp"
+#include "pg/datum.hpp"
+#include "pg/guard.hpp"
+#include "pg/result_set.hpp"
+#include "pg/scope.hpp"
+#include "pg/spi.hpp"
 #include "core/error.hpp"
 #include "engine/claims.hpp"
 #include "engine/engine.hpp"
@@ -72,9 +73,9 @@ std::optional<int64> max_runs_arg(FunctionCallInfo fcinfo, int n) {
 
 }  // namespace
 
-RECOVERY_FUNCTION(recovery_watch) {
+RECOVERY_SPI_FUNCTION(recovery_watch) {
   if (PG_ARGISNULL(0)) {
-    throw Error(sqlstate::kNullValueNotAllowed, "run_table must not be NULL");
+    throw core::Error(core::sqlstate::kNullValueNotAllowed, "run_table must not be NULL");
   }
   // watch()'s arguments after run_table, in the field table's order.
   registry::Options args;
@@ -103,10 +104,10 @@ RECOVERY_FUNCTION(recovery_watch) {
   const Oid relid = PG_GETARG_OID(0);
   const bool make_index = args.create_index.value_or(false);
 
-  pg::SpiConnection spi;
   const bool inserted = registry::watch(relid, args);
   const auto watched = registry::load_one(relid);
-  if (!watched) throw Error(sqlstate::kInternalError, "recovery: the new registration is unusable");
+  if (!watched)
+    throw core::Error(core::sqlstate::kInternalError, "recovery: the new registration is unusable");
   const registry::Watched& table = *watched;
   if (make_index) {
     engine::create_index(table);
@@ -116,22 +117,19 @@ RECOVERY_FUNCTION(recovery_watch) {
                "Create one with: " + engine::index_advice(table) +
                    "; or call recovery.watch(..., create_index => true).");
   }
-  spi.finish();
   PG_RETURN_BOOL(inserted);
 }
 
-RECOVERY_FUNCTION(recovery_unwatch) {
-  pg::SpiConnection spi;
+RECOVERY_SPI_FUNCTION(recovery_unwatch) {
   const bool removed = registry::unwatch(PG_GETARG_OID(0));
-  spi.finish();
   PG_RETURN_BOOL(removed);
 }
 
 // find_stuck_runs(timeout, run_table)
-RECOVERY_FUNCTION(recovery_find_stuck_runs) {
+RECOVERY_SPI_FUNCTION(recovery_find_stuck_runs) {
   const engine::Clock clock = clock_arg(fcinfo, 0);
-  pg::ResultSet result(fcinfo);
-  pg::SpiConnection spi;
+  pg::ResultSet result(fcinfo, {"run_table", "run_id", "status", "started_at", "last_activity_at",
+                                "stuck_minutes", "reason", "run", "action"});
   for (const auto& table : tables_arg(fcinfo, 1)) {
     if (engine::has_future_activity(table, clock)) engine::warn_future_activity(table, WARNING);
     const Datum table_name = pg::text_datum(table.name);
@@ -149,16 +147,16 @@ RECOVERY_FUNCTION(recovery_find_stuck_runs) {
       result.put(values, nulls);
     });
   }
-  spi.finish();
   return static_cast<Datum>(0);
 }
 
 // recover_stuck_runs(timeout, max_runs, run_table)
-RECOVERY_FUNCTION(recovery_recover_stuck_runs) {
+RECOVERY_SPI_FUNCTION(recovery_recover_stuck_runs) {
   const engine::Clock clock = clock_arg(fcinfo, 0);
   std::optional<int64> remaining = max_runs_arg(fcinfo, 1);
-  pg::ResultSet result(fcinfo);
-  pg::SpiConnection spi;
+  pg::ResultSet result(fcinfo,
+                       {"run_table", "run_id", "previous_status", "new_status", "started_at",
+                        "stuck_minutes", "reason", "recovered_at", "run", "action"});
   const Datum recovered_at = TimestampTzGetDatum(clock.now);
   for (const auto& table : tables_arg(fcinfo, 2)) {
     if (remaining && *remaining == 0) break;
@@ -176,7 +174,6 @@ RECOVERY_FUNCTION(recovery_recover_stuck_runs) {
         });
     if (remaining) *remaining -= static_cast<int64>(done);
   }
-  spi.finish();
   return static_cast<Datum>(0);
 }
 
@@ -186,13 +183,12 @@ RECOVERY_FUNCTION(recovery_recover_stuck_runs) {
 // right) is rolled back alone, reported with a WARNING and a row saying why,
 // and the others are still recovered. One row per table: what a pg_cron job
 // or a health check wants.
-RECOVERY_FUNCTION(recovery_recover_each_table) {
+RECOVERY_SPI_FUNCTION(recovery_recover_each_table) {
   const engine::Clock clock = clock_arg(fcinfo, 0);
   std::optional<int64> remaining = max_runs_arg(fcinfo, 1);
   // A read-only transaction (a standby) fails the call, not each table.
   pg::guard([] { PreventCommandIfReadOnly("recovery.recover_each_table()"); });
-  pg::ResultSet result(fcinfo);
-  pg::SpiConnection spi;
+  pg::ResultSet result(fcinfo, {"run_table", "recovered", "sqlstate", "error"});
   for (const auto& table : covered_tables()) {
     if (remaining && *remaining == 0) break;
     uint64 done = 0;
@@ -212,114 +208,100 @@ RECOVERY_FUNCTION(recovery_recover_each_table) {
     bool nulls[4] = {false, false, !failure, !failure};
     result.put(values, nulls);
   }
-  spi.finish();
   return static_cast<Datum>(0);
 }
 
 // claim(run_table, run_id [, instance]) / release(run_table, run_id).
 static void require_run(FunctionCallInfo fcinfo) {
   if (PG_ARGISNULL(0) || PG_ARGISNULL(1)) {
-    throw Error(sqlstate::kNullValueNotAllowed, "run_table and run_id must not be NULL");
+    throw core::Error(core::sqlstate::kNullValueNotAllowed,
+                      "run_table and run_id must not be NULL");
   }
 }
 
-RECOVERY_FUNCTION(recovery_claim) {
+RECOVERY_SPI_FUNCTION(recovery_claim) {
   require_run(fcinfo);
   const std::string run_id = *text_arg(fcinfo, 1);
   // 0.1.0's claim(run_table, run_id) has no instance argument.
   const std::optional<std::string> instance =
       PG_NARGS() > 2 ? text_arg(fcinfo, 2) : std::optional<std::string>();
-  pg::SpiConnection spi;
-  const bool done = claims::claim(PG_GETARG_OID(0), run_id, instance);
-  spi.finish();
+  const bool done = engine::claims::claim(PG_GETARG_OID(0), run_id, instance);
   PG_RETURN_BOOL(done);
 }
 
-RECOVERY_FUNCTION(recovery_release) {
+RECOVERY_SPI_FUNCTION(recovery_release) {
   require_run(fcinfo);
   const std::string run_id = *text_arg(fcinfo, 1);
-  pg::SpiConnection spi;
-  const bool done = claims::release(PG_GETARG_OID(0), run_id);
-  spi.finish();
+  const bool done = engine::claims::release(PG_GETARG_OID(0), run_id);
   PG_RETURN_BOOL(done);
 }
 
 // instance_start(name, lease): the worker looks when it commits.
-RECOVERY_FUNCTION(recovery_instance_start) {
+RECOVERY_SPI_FUNCTION(recovery_instance_start) {
   if (PG_ARGISNULL(0) || PG_ARGISNULL(1)) {
-    throw Error(sqlstate::kNullValueNotAllowed, "name and lease must not be NULL");
+    throw core::Error(core::sqlstate::kNullValueNotAllowed, "name and lease must not be NULL");
   }
   const std::string name = *text_arg(fcinfo, 0);
   const Interval lease = *PG_GETARG_INTERVAL_P(1);
-  pg::SpiConnection spi;
-  const std::string token = instances::start(name, lease);
-  spi.finish();
+  const std::string token = engine::instances::start(name, lease);
   worker::wake_worker_at_commit();
   PG_RETURN_DATUM(pg::text_datum(token));
 }
 
 static std::string token_arg(FunctionCallInfo fcinfo) {
-  if (PG_ARGISNULL(0)) throw Error(sqlstate::kNullValueNotAllowed, "token must not be NULL");
+  if (PG_ARGISNULL(0))
+    throw core::Error(core::sqlstate::kNullValueNotAllowed, "token must not be NULL");
   return *text_arg(fcinfo, 0);
 }
 
-RECOVERY_FUNCTION(recovery_instance_heartbeat) {
+RECOVERY_SPI_FUNCTION(recovery_instance_heartbeat) {
   const std::string token = token_arg(fcinfo);
-  pg::SpiConnection spi;
-  const bool alive = instances::heartbeat(token);
-  spi.finish();
+  const bool alive = engine::instances::heartbeat(token);
   PG_RETURN_BOOL(alive);
 }
 
 // instance_stop(token): the worker looks when it commits.
-RECOVERY_FUNCTION(recovery_instance_stop) {
+RECOVERY_SPI_FUNCTION(recovery_instance_stop) {
   const std::string token = token_arg(fcinfo);
-  pg::SpiConnection spi;
-  const int32 claimed = instances::stop(token);
-  spi.finish();
+  const int32 claimed = engine::instances::stop(token);
   worker::wake_worker_at_commit();
   PG_RETURN_INT32(claimed);
 }
 
 // backend_alive(pid, backend_start): STRICT.
 RECOVERY_FUNCTION(recovery_backend_alive) {
-  PG_RETURN_BOOL(claims::backend_alive(PG_GETARG_INT32(0), PG_GETARG_TIMESTAMPTZ(1)));
+  PG_RETURN_BOOL(engine::claims::backend_alive(PG_GETARG_INT32(0), PG_GETARG_TIMESTAMPTZ(1)));
 }
 
 // undo(history_id)
-RECOVERY_FUNCTION(recovery_undo) {
-  if (PG_ARGISNULL(0)) throw Error(sqlstate::kNullValueNotAllowed, "history_id must not be NULL");
-  pg::SpiConnection spi;
+RECOVERY_SPI_FUNCTION(recovery_undo) {
+  if (PG_ARGISNULL(0))
+    throw core::Error(core::sqlstate::kNullValueNotAllowed, "history_id must not be NULL");
   const bool undone = engine::undo(PG_GETARG_INT64(0));
-  spi.finish();
   PG_RETURN_BOOL(undone);
 }
 
 // index_advice(run_table): STRICT.
-RECOVERY_FUNCTION(recovery_index_advice) {
-  pg::SpiConnection spi;
+RECOVERY_SPI_FUNCTION(recovery_index_advice) {
   const auto table = registry::load_one(PG_GETARG_OID(0));
   const std::string statement = table ? engine::index_advice(*table) : std::string();
-  spi.finish();
   if (statement.empty()) PG_RETURN_NULL();
   PG_RETURN_DATUM(pg::text_datum(statement));
 }
 
 // forget_dropped_claims(): the sql_drop event trigger.
-RECOVERY_FUNCTION(recovery_forget_dropped_claims) {
+RECOVERY_SPI_FUNCTION(recovery_forget_dropped_claims) {
   if (!CALLED_AS_EVENT_TRIGGER(fcinfo)) {
-    throw Error(sqlstate::kObjectNotInPrerequisiteState,
-                "recovery.forget_dropped_claims() is an event trigger function");
+    throw core::Error(core::sqlstate::kObjectNotInPrerequisiteState,
+                      "recovery.forget_dropped_claims() is an event trigger function");
   }
-  pg::SpiConnection spi;
-  claims::forget_dropped_tables();
-  spi.finish();
+  engine::claims::forget_dropped_tables();
   PG_RETURN_NULL();
 }
 
 // registration_options(): the field table (registry/options.hpp).
 RECOVERY_FUNCTION(recovery_registration_options) {
-  pg::ResultSet result(fcinfo);
+  pg::ResultSet result(fcinfo, {"name", "type", "stored"});
   for (const registry::Field& f : registry::kFields) {
     Datum values[3] = {pg::text_datum(f.name), pg::text_datum(registry::sql_type_name(f.type)),
                        BoolGetDatum(f.stored)};

@@ -1,8 +1,10 @@
 // SQL-facing entry points for the background worker and history upkeep.
-#include "bridge/backend.hpp"
-#include "bridge/guard.hpp"
-#include "bridge/result_set.hpp"
-#include "bridge/spi.hpp"
+#include "pg/catalog.hpp"
+#include "pg/datum.hpp"
+#include "pg/guard.hpp"
+#include "pg/result_set.hpp"
+#include "pg/scope.hpp"
+#include "pg/spi.hpp"
 #include "core/error.hpp"
 #include "core/run_table.hpp"
 #include "engine/engine.hpp"
@@ -21,8 +23,9 @@ using namespace recovery;
 // worker_status(): one row per database with the extension that has a
 // worker slot (its worker running, or about to come back), from shared memory.
 RECOVERY_FUNCTION(recovery_worker_status) {
-  pg::ResultSet result(fcinfo);
-  for (const auto& slot : shared::snapshot()) {
+  pg::ResultSet result(fcinfo, {"database", "pid", "state", "last_run_at", "last_recovered",
+                                "total_recovered", "last_error"});
+  for (const auto& slot : worker::shared::snapshot()) {
     if (slot.database_oid == InvalidOid || !slot.has_extension) continue;
     const std::string error = slot.last_error;
     Datum values[7] = {pg::text_datum(slot.database),
@@ -42,23 +45,22 @@ RECOVERY_FUNCTION(recovery_worker_status) {
 
 // run_worker_now(database): wake that database's worker for a cycle now.
 RECOVERY_FUNCTION(recovery_run_worker_now) {
-  if (!shared::available()) {
-    throw Error(sqlstate::kObjectNotInPrerequisiteState,
-                "the recovery background worker is not running", {},
-                "Add recovery to shared_preload_libraries and restart the server.");
+  if (!worker::shared::available()) {
+    throw core::Error(core::sqlstate::kObjectNotInPrerequisiteState,
+                      "the recovery background worker is not running", {},
+                      "Add recovery to shared_preload_libraries and restart the server.");
   }
-  if (PG_ARGISNULL(0)) throw Error(sqlstate::kNullValueNotAllowed, "database must not be NULL");
-  PG_RETURN_BOOL(shared::wake(NameStr(*PG_GETARG_NAME(0))));
+  if (PG_ARGISNULL(0))
+    throw core::Error(core::sqlstate::kNullValueNotAllowed, "database must not be NULL");
+  PG_RETURN_BOOL(worker::shared::wake(NameStr(*PG_GETARG_NAME(0))));
 }
 
 // prune_history(older_than): delete history rows recovered before now() - older_than.
-RECOVERY_FUNCTION(recovery_prune_history) {
+RECOVERY_SPI_FUNCTION(recovery_prune_history) {
   // The same TimeZone-free arithmetic as recovery timeouts.
   const engine::Clock clock =
       engine::clock_for(PG_ARGISNULL(0) ? nullptr : PG_GETARG_INTERVAL_P(0), "older_than");
-  pg::SpiConnection spi;
-  const uint64 deleted = history::prune(clock.cutoff, 10000, false);
-  spi.finish();
+  const uint64 deleted = engine::history::prune(clock.cutoff, 10000, false);
   PG_RETURN_INT64(static_cast<int64>(deleted));
 }
 
@@ -66,9 +68,9 @@ RECOVERY_FUNCTION(recovery_prune_history) {
 // worker records the last error of a cycle, per database: "recovering
 // <table>: <message>"); empty otherwise.
 static std::string worker_error_for(const std::string& table) {
-  if (!shared::available()) return {};
+  if (!worker::shared::available()) return {};
   const std::string prefix = "recovering " + table + ": ";
-  for (const auto& slot : shared::snapshot()) {
+  for (const auto& slot : worker::shared::snapshot()) {
     if (slot.database_oid != MyDatabaseId) continue;
     const std::string error = slot.last_error;
     if (error.compare(0, prefix.size(), prefix) == 0) return error.substr(prefix.size());
@@ -79,12 +81,12 @@ static std::string worker_error_for(const std::string& table) {
 // table_status(): one row per watched table the caller may read (covered,
 // and SELECT on it); the others are left out silently, never an error. Stuck
 // is judged as the worker judges it: recovery.timeout and the claims.
-RECOVERY_FUNCTION(recovery_table_status) {
+RECOVERY_SPI_FUNCTION(recovery_table_status) {
   Interval timeout{};
   timeout.time = static_cast<int64>(settings::timeout_minutes) * USECS_PER_MINUTE;
   const engine::Clock clock = engine::clock_for(&timeout);
-  pg::ResultSet result(fcinfo);
-  pg::SpiConnection spi;
+  pg::ResultSet result(fcinfo, {"run_table", "stuck_runs", "oldest_stuck_minutes", "recovered_24h",
+                                "last_recovered_at", "last_error"});
   // A covered table that no longer fits its registration is not counted,
   // but shows up: its row's last_error says why (no WARNING: a scraper).
   std::vector<registry::Skipped> unusable;
@@ -128,6 +130,5 @@ RECOVERY_FUNCTION(recovery_table_status) {
                      error.empty()};
     result.put(values, nulls);
   }
-  spi.finish();
   return static_cast<Datum>(0);
 }

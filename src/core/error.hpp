@@ -1,14 +1,14 @@
 // Errors raised by recovery's own C++ code.
 //
 // Pure C++: no PostgreSQL header may be included here, so the unit tests can
-// link this without a backend. The bridge (src/bridge) turns an Error into an
+// link this without a backend. The bridge (src/pg) turns an Error into an
 // ereport(ERROR) with the same SQLSTATE, detail and hint.
 #pragma once
 
 #include <stdexcept>
 #include <string>
 
-namespace recovery {
+namespace recovery::core {
 
 // The SQLSTATEs recovery raises itself, as their five-character codes.
 namespace sqlstate {
@@ -44,4 +44,4 @@ class Error : public std::runtime_error {
   std::string hint_;
 };
 
-}  // namespace recovery
+}  // namespace recovery::core

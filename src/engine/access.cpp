@@ -1,4 +1,5 @@
 #include "engine/access.hpp"
+#include "pg/catalog.hpp"
 
 #include "core/error.hpp"
 
@@ -45,11 +46,15 @@ void require_read(const registry::Watched& w, bool whole_rows) {
   }
   if (allowed) return;
   const std::string role = pg::current_role_name();
-  throw Error(sqlstate::kInsufficientPrivilege,
-              "permission denied to read the runs of table " + w.name,
-              "Role " + pg::quote_ident(role) + " may not SELECT " +
-                  (whole_rows ? "every column" : "the columns recovery reads") + " of it.",
-              "GRANT SELECT ON " + w.name + " TO " + pg::quote_ident(role) + ";");
+  throw core::Error(core::sqlstate::kInsufficientPrivilege,
+                    "permission denied to read the runs of table " + w.name,
+                    "Role " + pg::quote_ident(role) + " may not SELECT " +
+                        (whole_rows ? "every column" : "the columns recovery reads") + " of it.",
+                    "GRANT SELECT ON " + w.name + " TO " + pg::quote_ident(role) + ";");
+}
+
+void with_table_code(const registry::Watched& w, const pg::Scoped& fn) {
+  pg::run_restricted(table_code_role(w), fn);
 }
 
 }  // namespace recovery::engine

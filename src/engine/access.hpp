@@ -18,8 +18,7 @@
 //   SELECT to see runs, UPDATE on every column recovery writes to change them.
 #pragma once
 
-#include "bridge/backend.hpp"
-#include "bridge/scope.hpp"
+#include "pg/scope.hpp"
 #include "registry/registry.hpp"
 
 namespace recovery::engine {
@@ -34,10 +33,8 @@ inline bool covers(const registry::Watched& w) { return has_owner_privileges(w);
 // The role a table's code runs as for this caller (see above).
 Oid table_code_role(const registry::Watched& w);
 
-template <typename Fn>
-void with_table_code(const registry::Watched& w, Fn&& fn) {
-  pg::run_restricted(table_code_role(w), std::forward<Fn>(fn));
-}
+// Runs fn() as the table's code: as table_code_role(), restricted.
+void with_table_code(const registry::Watched& w, const pg::Scoped& fn);
 
 // UPDATE on the table, or on every column recovery writes.
 bool may_update(const registry::Watched& w);

@@ -1,8 +1,9 @@
 #include "engine/claims.hpp"
 
-#include "bridge/backend.hpp"
-#include "bridge/scope.hpp"
-#include "bridge/spi.hpp"
+#include "pg/catalog.hpp"
+#include "pg/datum.hpp"
+#include "pg/scope.hpp"
+#include "pg/spi.hpp"
 #include "core/error.hpp"
 #include "core/instance_sql.hpp"
 #include "core/table_sql.hpp"
@@ -16,7 +17,7 @@ extern "C" {
 #include "utils/backend_status.h"
 }
 
-namespace recovery::claims {
+namespace recovery::engine::claims {
 
 namespace {
 
@@ -43,14 +44,14 @@ void watch_own_exit() {
 registry::Watched writable_table(Oid relid, const char* verb) {
   auto table = registry::load_one(relid);
   if (!table) {
-    throw Error(sqlstate::kObjectNotInPrerequisiteState,
-                "watched table " + pg::relation_name(relid).value_or(std::to_string(relid)) +
-                    " cannot be used: see the warning above");
+    throw core::Error(core::sqlstate::kObjectNotInPrerequisiteState,
+                      "watched table " + pg::relation_name(relid).value_or(std::to_string(relid)) +
+                          " cannot be used: see the warning above");
   }
   if (!engine::may_update(*table)) {
-    throw Error(sqlstate::kInsufficientPrivilege,
-                std::string("permission denied to ") + verb + " runs of table " + table->name, {},
-                "Only roles that may update the table may claim or release its runs.");
+    throw core::Error(core::sqlstate::kInsufficientPrivilege,
+                      std::string("permission denied to ") + verb + " runs of table " + table->name,
+                      {}, "Only roles that may update the table may claim or release its runs.");
   }
   engine::require_read(*table, false);
   return std::move(*table);
@@ -117,7 +118,7 @@ bool release(Oid relid, const std::string& run_id) {
   engine::with_table_code(w, [&] { canonical = pg::canonical_text(w.id_type, run_id); });
   const std::vector<pg::Param> params = {
       pg::param(REGCLASSOID, ObjectIdGetDatum(relid)),
-      pg::param(TEXTARRAYOID, pg::text_array_datum({id.value_or(canonical), canonical})),
+      pg::param(TEXTARRAYOID, pg::array_of({id.value_or(canonical), canonical}, TEXTOID)),
       pg::param(INT4OID, Int32GetDatum(MyProcPid)),
       pg::param(TIMESTAMPTZOID, TimestampTzGetDatum(MyStartTimestamp)),
       // Another session's claim: only the table's owner (or a superuser) ends it.
@@ -135,7 +136,7 @@ bool backend_alive(int32 pid, TimestampTz started) {
     // The backend status table, as of this transaction's first look.
     const int count = pgstat_fetch_stat_numbackends();
     for (int i = 1; i <= count; ++i) {
-      LocalPgBackendStatus* entry = compat::local_backend_status(i);
+      LocalPgBackendStatus* entry = pg::compat::local_backend_status(i);
       if (entry != nullptr && entry->backendStatus.st_procpid == pid) {
         return entry->backendStatus.st_proc_start_timestamp == started;
       }
@@ -218,7 +219,7 @@ uint64 forget_finished(const registry::Watched& w) {
   uint64 deleted = 0;
   const std::vector<pg::Param> params = {
       pg::param(REGCLASSOID, ObjectIdGetDatum(w.relid)),
-      pg::param(TEXTARRAYOID, pg::text_array_datum(active)),
+      pg::param(TEXTARRAYOID, pg::array_of(active, TEXTOID)),
       pg::param(TIMESTAMPTZOID, TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()))};
   pg::as_recovery_owner([&] {
     // Claims made since this transaction began are left for next time.
@@ -230,4 +231,4 @@ uint64 forget_finished(const registry::Watched& w) {
   return deleted;
 }
 
-}  // namespace recovery::claims
+}  // namespace recovery::engine::claims

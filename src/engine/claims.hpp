@@ -6,7 +6,7 @@
 
 #include "registry/registry.hpp"
 
-namespace recovery::claims {
+namespace recovery::engine::claims {
 
 // Told, as a backend that claimed runs exits, its database and pid. Runs in
 // a shmem-exit callback: must not throw, allocate or call PostgreSQL.
@@ -46,4 +46,4 @@ void forget_dropped_tables();
 // Drops claims whose run is gone or no longer active. Needs SPI.
 uint64 forget_finished(const registry::Watched& table);
 
-}  // namespace recovery::claims
+}  // namespace recovery::engine::claims

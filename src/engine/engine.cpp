@@ -1,7 +1,9 @@
 #include "engine/engine.hpp"
 
-#include "bridge/backend.hpp"
-#include "bridge/spi.hpp"
+#include "pg/catalog.hpp"
+#include "pg/datum.hpp"
+#include "pg/scope.hpp"
+#include "pg/spi.hpp"
 #include "core/error.hpp"
 #include "core/table_sql.hpp"
 #include "engine/access.hpp"
@@ -36,7 +38,7 @@ RunRow read_row(const registry::Watched& table, const Clock& clock, uint64 row) 
 
 // Bounds any lock wait of the table's statements by recovery.lock_timeout,
 // unless the session already has a shorter one.
-void with_lock_timeout(const std::function<void()>& fn) {
+void with_lock_timeout(const pg::Scoped& fn) {
   const int session = pg::current_lock_timeout_ms();
   if (session > 0 && session <= settings::lock_timeout_ms) {
     fn();
@@ -146,10 +148,10 @@ uint64 recover_table(const registry::Watched& w, const Clock& clock, std::option
     });
     if (stuck == 0) return 0;
     const std::string role = pg::current_role_name();
-    throw Error(sqlstate::kInsufficientPrivilege,
-                "permission denied to recover stuck runs of table " + w.name,
-                "Role \"" + role + "\" may not update it, and it has stuck runs.",
-                "GRANT UPDATE ON " + w.name + " TO " + pg::quote_ident(role) + ";");
+    throw core::Error(core::sqlstate::kInsufficientPrivilege,
+                      "permission denied to recover stuck runs of table " + w.name,
+                      "Role \"" + role + "\" may not update it, and it has stuck runs.",
+                      "GRANT UPDATE ON " + w.name + " TO " + pg::quote_ident(role) + ";");
   }
 
   const history::Writer writer;  // records the caller, before any identity switch

@@ -5,7 +5,7 @@
 
 #include <functional>
 
-#include "bridge/spi.hpp"
+#include "pg/spi.hpp"
 #include "registry/registry.hpp"
 
 namespace recovery::engine {
@@ -19,7 +19,7 @@ struct Clock {
 };
 
 // now() minus `timeout`, computed on the UTC calendar (never the session's
-// TimeZone). Throws recovery::Error for a NULL, zero or negative timeout.
+// TimeZone). Throws recovery::core::Error for a NULL, zero or negative timeout.
 Clock clock_for(const Interval* timeout, const char* argument = "timeout");
 
 // One stuck or just-recovered run. Datums point into the current SPI chunk:

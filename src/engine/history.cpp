@@ -1,11 +1,13 @@
 #include "engine/history.hpp"
 
-#include "bridge/backend.hpp"
-#include "bridge/scope.hpp"
-#include "bridge/spi.hpp"
+#include "pg/catalog.hpp"
+#include "pg/datum.hpp"
+#include "pg/notify.hpp"
+#include "pg/scope.hpp"
+#include "pg/spi.hpp"
 #include "core/table_sql.hpp"
 
-namespace recovery::history {
+namespace recovery::engine::history {
 
 namespace {
 
@@ -135,4 +137,4 @@ uint64 prune(TimestampTz cutoff, int64 batch, bool single_batch) {
   return total;
 }
 
-}  // namespace recovery::history
+}  // namespace recovery::engine::history

@@ -5,7 +5,7 @@
 
 #include "engine/engine.hpp"
 
-namespace recovery::history {
+namespace recovery::engine::history {
 
 // The history rows of one chunk of recovered runs.
 struct Chunk {
@@ -37,4 +37,4 @@ class Writer {
 // statement, as the history table's owner; returns how many. Needs SPI.
 uint64 prune(TimestampTz cutoff, int64 batch, bool single_batch);
 
-}  // namespace recovery::history
+}  // namespace recovery::engine::history

@@ -1,7 +1,8 @@
 #include "engine/indexing.hpp"
 
-#include "bridge/backend.hpp"
-#include "bridge/spi.hpp"
+#include "pg/catalog.hpp"
+#include "pg/scope.hpp"
+#include "pg/spi.hpp"
 #include "core/table_sql.hpp"
 #include "engine/access.hpp"
 #include "engine/engine.hpp"

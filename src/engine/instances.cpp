@@ -1,8 +1,9 @@
 #include "engine/instances.hpp"
 
-#include "bridge/backend.hpp"
-#include "bridge/scope.hpp"
-#include "bridge/spi.hpp"
+#include "pg/catalog.hpp"
+#include "pg/datum.hpp"
+#include "pg/scope.hpp"
+#include "pg/spi.hpp"
 #include "core/error.hpp"
 #include "core/instance_sql.hpp"
 
@@ -10,7 +11,7 @@ extern "C" {
 #include "utils/timestamp.h"
 }
 
-namespace recovery::instances {
+namespace recovery::engine::instances {
 
 namespace {
 
@@ -29,7 +30,8 @@ std::string new_token() {
   unsigned char bytes[kTokenBytes];
   const bool ok = pg::guard([&] { return pg_strong_random(bytes, sizeof(bytes)); });
   if (!ok) {
-    throw Error(sqlstate::kInternalError, "recovery: could not generate a random instance token");
+    throw core::Error(core::sqlstate::kInternalError,
+                      "recovery: could not generate a random instance token");
   }
   static const char kHex[] = "0123456789abcdef";
   std::string token;
@@ -72,8 +74,8 @@ std::optional<Incarnation> find(const std::string& token, const char* lock) {
 // Only the role that started an incarnation (or a superuser) may use it.
 void require_own(const Incarnation& inc, const char* verb) {
   if (inc.role == pg::current_role_name() || pg::current_user_is_superuser()) return;
-  throw Error(
-      sqlstate::kInsufficientPrivilege,
+  throw core::Error(
+      core::sqlstate::kInsufficientPrivilege,
       std::string("permission denied to ") + verb + " app instance \"" + inc.instance + "\"",
       "Its incarnation was started by another role.",
       "Only the role that started an instance (or a superuser) may renew, stop or claim "
@@ -81,24 +83,28 @@ void require_own(const Incarnation& inc, const char* verb) {
 }
 
 void require_token(const std::string& token) {
-  if (token.empty()) throw Error(sqlstate::kInvalidParameterValue, "the instance token is empty");
+  if (token.empty())
+    throw core::Error(core::sqlstate::kInvalidParameterValue, "the instance token is empty");
 }
 
 }  // namespace
 
 std::string start(const std::string& name, const Interval& lease) {
-  if (name.empty()) throw Error(sqlstate::kInvalidParameterValue, "the instance name is empty");
+  if (name.empty())
+    throw core::Error(core::sqlstate::kInvalidParameterValue, "the instance name is empty");
   if (name.size() > kMaxNameLength) {
-    throw Error(sqlstate::kInvalidParameterValue,
-                "the instance name is longer than " + std::to_string(kMaxNameLength) + " bytes");
+    throw core::Error(
+        core::sqlstate::kInvalidParameterValue,
+        "the instance name is longer than " + std::to_string(kMaxNameLength) + " bytes");
   }
   const __int128 span = static_cast<__int128>(lease.time) +
                         static_cast<__int128>(lease.day) * USECS_PER_DAY +
                         static_cast<__int128>(lease.month) * DAYS_PER_MONTH * USECS_PER_DAY;
   if (span <= 0) {
-    throw Error(sqlstate::kInvalidParameterValue, "lease must be a positive interval", {},
-                "Pass how long the instance may go without a heartbeat, for example '30 "
-                "seconds'.");
+    throw core::Error(core::sqlstate::kInvalidParameterValue, "lease must be a positive interval",
+                      {},
+                      "Pass how long the instance may go without a heartbeat, for example '30 "
+                      "seconds'.");
   }
   const std::string me = pg::current_role_name();
   const bool superuser = pg::current_user_is_superuser();
@@ -113,10 +119,10 @@ std::string start(const std::string& name, const Interval& lease) {
       owner = pg::text_value(0, 1);
     }
     if (owner != me && !superuser) {
-      throw Error(sqlstate::kInsufficientPrivilege,
-                  "permission denied to start app instance \"" + name + "\"",
-                  "The name belongs to the role that first started it.",
-                  "Choose another instance name, or start it as that role.");
+      throw core::Error(core::sqlstate::kInsufficientPrivilege,
+                        "permission denied to start app instance \"" + name + "\"",
+                        "The name belongs to the role that first started it.",
+                        "Choose another instance name, or start it as that role.");
     }
     pg::execute(sql::supersede(), {name_param}, false);
     // Incarnations that ended a day ago and own no claim any more.
@@ -197,4 +203,4 @@ std::optional<TimestampTz> next_expiry(TimestampTz after) {
   return next;
 }
 
-}  // namespace recovery::instances
+}  // namespace recovery::engine::instances

@@ -12,9 +12,9 @@
 // its incarnations.
 #pragma once
 
-#include "bridge/postgres.hpp"
+#include "pg/postgres.hpp"
 
-namespace recovery::instances {
+namespace recovery::engine::instances {
 
 // Starts a new incarnation of `name` with `lease`; ends the earlier ones.
 // Returns the token. Needs SPI.
@@ -47,4 +47,4 @@ bool any_ended_with_claims();
 // (the worker sleeps no longer). Needs SPI.
 std::optional<TimestampTz> next_expiry(TimestampTz after);
 
-}  // namespace recovery::instances
+}  // namespace recovery::engine::instances

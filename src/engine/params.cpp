@@ -1,6 +1,7 @@
 #include "engine/params.hpp"
 
-#include "bridge/backend.hpp"
+#include "pg/catalog.hpp"
+#include "pg/datum.hpp"
 #include "core/error.hpp"
 
 namespace recovery::engine {
@@ -21,16 +22,18 @@ pg::Param status_param(const registry::Watched& w, const std::string& label) {
 template <typename T>
 const T& given(const std::optional<T>& value, core::Slot slot) {
   if (!value) {
-    throw Error(sqlstate::kInternalError,
-                std::string("recovery: no value for statement slot ") + core::slot_name(slot));
+    throw core::Error(
+        core::sqlstate::kInternalError,
+        std::string("recovery: no value for statement slot ") + core::slot_name(slot));
   }
   return *value;
 }
 
 const Clock& given_clock(const SlotValues& values, core::Slot slot) {
   if (values.clock == nullptr) {
-    throw Error(sqlstate::kInternalError,
-                std::string("recovery: no clock for statement slot ") + core::slot_name(slot));
+    throw core::Error(
+        core::sqlstate::kInternalError,
+        std::string("recovery: no clock for statement slot ") + core::slot_name(slot));
   }
   return *values.clock;
 }
@@ -47,7 +50,7 @@ pg::Param slot_param(core::Slot slot, const registry::Watched& w, const SlotValu
   switch (slot) {
     case Slot::kActiveStatuses:
       return pg::param(pg::array_type_of(w.status_type),
-                       pg::array_datum(t.active_statuses, w.status_type));
+                       pg::array_of(t.active_statuses, w.status_type));
     case Slot::kCutoff:
       return time_param(w, w.last_activity_type, given_clock(v, slot).cutoff);
     case Slot::kFailedStatus:
@@ -72,9 +75,9 @@ pg::Param slot_param(core::Slot slot, const registry::Watched& w, const SlotValu
     case Slot::kRunTable:
       return pg::param(REGCLASSOID, ObjectIdGetDatum(w.relid));
     case Slot::kOverwrittenNames:
-      return pg::param(TEXTARRAYOID, pg::text_array_datum(core::overwritten_columns(t)));
+      return pg::param(TEXTARRAYOID, pg::array_of(core::overwritten_columns(t), TEXTOID));
     case Slot::kTimeColumnNames:
-      return pg::param(TEXTARRAYOID, pg::text_array_datum(time_column_names(t)));
+      return pg::param(TEXTARRAYOID, pg::array_of(time_column_names(t), TEXTOID));
     case Slot::kEndedIncarnations:
       return pg::param(TEXTOID, pg::text_datum(v.ended));
     case Slot::kRunId:
@@ -86,7 +89,7 @@ pg::Param slot_param(core::Slot slot, const registry::Watched& w, const SlotValu
     case Slot::kPreviousValues:
       return pg::param(JSONBOID, pg::typed_datum(JSONBOID, given(v.previous_values, slot)));
   }
-  throw Error(sqlstate::kInternalError, "recovery: unknown statement slot");
+  throw core::Error(core::sqlstate::kInternalError, "recovery: unknown statement slot");
 }
 
 }  // namespace

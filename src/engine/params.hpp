@@ -6,7 +6,7 @@
 #include <optional>
 #include <string>
 
-#include "bridge/spi.hpp"
+#include "pg/spi.hpp"
 #include "core/statement.hpp"
 #include "engine/engine.hpp"
 #include "registry/registry.hpp"

@@ -2,7 +2,7 @@
 // recovery overwrote, if nothing has changed it since.
 #pragma once
 
-#include "bridge/postgres.hpp"
+#include "pg/postgres.hpp"
 
 namespace recovery::engine {
 

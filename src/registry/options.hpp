@@ -9,7 +9,7 @@
 
 #include <variant>
 
-#include "bridge/postgres.hpp"
+#include "pg/postgres.hpp"
 
 namespace recovery::registry {
 

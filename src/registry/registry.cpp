@@ -2,9 +2,10 @@
 
 #include <algorithm>
 
-#include "bridge/backend.hpp"
-#include "bridge/scope.hpp"
-#include "bridge/spi.hpp"
+#include "pg/catalog.hpp"
+#include "pg/datum.hpp"
+#include "pg/scope.hpp"
+#include "pg/spi.hpp"
 #include "core/error.hpp"
 
 namespace recovery::registry {
@@ -90,16 +91,16 @@ std::string quoted(const std::string& name) { return "\"" + name + "\""; }
 
 void require_table_kind(char kind, const std::string& name) {
   if (kind != RELKIND_RELATION && kind != RELKIND_PARTITIONED_TABLE) {
-    throw Error(sqlstate::kWrongObjectType, name + " is not a table", {},
-                "Only ordinary and partitioned tables can be watched; for a view, watch the "
-                "table behind it.");
+    throw core::Error(core::sqlstate::kWrongObjectType, name + " is not a table", {},
+                      "Only ordinary and partitioned tables can be watched; for a view, watch the "
+                      "table behind it.");
   }
 }
 
 void require_owner(Oid relid, const std::string& name) {
   if (!pg::owns_relation(relid)) {
-    throw Error(sqlstate::kInsufficientPrivilege, "must be owner of table " + name, {},
-                "Only the owner of a run table (or a superuser) may watch or unwatch it.");
+    throw core::Error(core::sqlstate::kInsufficientPrivilege, "must be owner of table " + name, {},
+                      "Only the owner of a run table (or a superuser) may watch or unwatch it.");
   }
 }
 
@@ -107,10 +108,10 @@ AttrNumber require_column(Oid relid, const std::string& table, const std::string
                           const char* role) {
   const AttrNumber attnum = pg::column_number(relid, column);
   if (attnum == InvalidAttrNumber) {
-    throw Error(sqlstate::kUndefinedColumn,
-                "column " + quoted(column) + " of table " + table + " does not exist",
-                std::string("It was given as the ") + role + " column.",
-                "Pass the right column name to recovery.watch().");
+    throw core::Error(core::sqlstate::kUndefinedColumn,
+                      "column " + quoted(column) + " of table " + table + " does not exist",
+                      std::string("It was given as the ") + role + " column.",
+                      "Pass the right column name to recovery.watch().");
   }
   return attnum;
 }
@@ -125,10 +126,11 @@ AttrNumber number_column(Oid relid, const std::string& table, const std::string&
   const Oid type = pg::column_type(relid, attnum);
   if (integer_only ? (type != INT2OID && type != INT4OID && type != INT8OID)
                    : !is_number_type(type)) {
-    throw Error(sqlstate::kDatatypeMismatch,
-                std::string(role) + " column " + quoted(column) + " of table " + table +
-                    " has type " + pg::type_name(type),
-                {}, integer_only ? "Use an integer column." : "Use an integer or numeric column.");
+    throw core::Error(
+        core::sqlstate::kDatatypeMismatch,
+        std::string(role) + " column " + quoted(column) + " of table " + table + " has type " +
+            pg::type_name(type),
+        {}, integer_only ? "Use an integer column." : "Use an integer or numeric column.");
   }
   return attnum;
 }
@@ -137,11 +139,12 @@ AttrNumber number_column(Oid relid, const std::string& table, const std::string&
 void require_writable(Oid relid, AttrNumber attnum, const std::string& table,
                       const std::string& column, const char* role) {
   if (pg::column_is_generated(relid, attnum)) {
-    throw Error(sqlstate::kInvalidParameterValue,
-                std::string(role) + " column " + quoted(column) + " of table " + table +
-                    " is a generated column",
-                "recovery writes this column when it recovers a run.",
-                "Name a plain column, or leave the finished column out with a table without one.");
+    throw core::Error(
+        core::sqlstate::kInvalidParameterValue,
+        std::string(role) + " column " + quoted(column) + " of table " + table +
+            " is a generated column",
+        "recovery writes this column when it recovers a run.",
+        "Name a plain column, or leave the finished column out with a table without one.");
   }
 }
 
@@ -150,23 +153,23 @@ core::TimeColumn time_column(Oid relid, const std::string& table, const std::str
   const AttrNumber attnum = require_column(relid, table, column, role);
   *type = pg::column_type(relid, attnum);
   if (*type != TIMESTAMPOID && *type != TIMESTAMPTZOID) {
-    throw Error(sqlstate::kDatatypeMismatch,
-                std::string(role) + " column " + quoted(column) + " of table " + table +
-                    " has type " + pg::type_name(*type),
-                {}, "Use a timestamp or timestamptz column.");
+    throw core::Error(core::sqlstate::kDatatypeMismatch,
+                      std::string(role) + " column " + quoted(column) + " of table " + table +
+                          " has type " + pg::type_name(*type),
+                      {}, "Use a timestamp or timestamptz column.");
   }
   return {column, *type == TIMESTAMPOID ? TimeKind::kTimestamp : TimeKind::kTimestampTz};
 }
 
 // Resolves a registration against the catalogs as they are now. Throws
-// recovery::Error naming the table and the problem.
+// recovery::core::Error naming the table and the problem.
 Watched resolve(const Registration& reg) {
   Watched w;
   w.relid = reg.relid;
   const char kind = pg::relation_kind(reg.relid);
   auto name = pg::relation_name(reg.relid);
   if (kind == '\0' || !name) {
-    throw Error(sqlstate::kObjectNotInPrerequisiteState, "the table no longer exists");
+    throw core::Error(core::sqlstate::kObjectNotInPrerequisiteState, "the table no longer exists");
   }
   w.name = *name;
   require_table_kind(kind, w.name);
@@ -201,20 +204,20 @@ Watched resolve(const Registration& reg) {
     for (const auto& label : labels) {
       if (!pg::enum_has_label(status_type, label)) {
         const std::string type = pg::type_name(status_type);
-        throw Error(sqlstate::kInvalidParameterValue,
-                    "enum type " + type + " of column " + quoted(reg.status_column) +
-                        " has no label " + quoted(label),
-                    {},
-                    "Add it with ALTER TYPE " + type +
-                        " ADD VALUE, or pass the statuses the "
-                        "type has.");
+        throw core::Error(core::sqlstate::kInvalidParameterValue,
+                          "enum type " + type + " of column " + quoted(reg.status_column) +
+                              " has no label " + quoted(label),
+                          {},
+                          "Add it with ALTER TYPE " + type +
+                              " ADD VALUE, or pass the statuses the "
+                              "type has.");
       }
     }
   } else {
-    throw Error(sqlstate::kDatatypeMismatch,
-                "status column " + quoted(reg.status_column) + " of table " + w.name +
-                    " has type " + pg::type_name(status_type),
-                {}, "Use a text, varchar or enum column.");
+    throw core::Error(core::sqlstate::kDatatypeMismatch,
+                      "status column " + quoted(reg.status_column) + " of table " + w.name +
+                          " has type " + pg::type_name(status_type),
+                      {}, "Use a text, varchar or enum column.");
   }
   require_writable(reg.relid, status_attnum, w.name, reg.status_column, "status");
   w.updated_columns.push_back(status_attnum);
@@ -250,10 +253,10 @@ Watched resolve(const Registration& reg) {
   t.has_max_runtime = reg.max_runtime.has_value();
   if (reg.progress_column || reg.total_column) {
     if (!reg.progress_column || !reg.total_column) {
-      throw Error(sqlstate::kInvalidParameterValue, "progress_column and total_column go together",
-                  {},
-                  "Pass both, for example progress_column => 'completed', total_column => "
-                  "'totalProspects'.");
+      throw core::Error(core::sqlstate::kInvalidParameterValue,
+                        "progress_column and total_column go together", {},
+                        "Pass both, for example progress_column => 'completed', total_column => "
+                        "'totalProspects'.");
     }
     w.read_columns.push_back(
         number_column(reg.relid, w.name, *reg.progress_column, "progress", false));
@@ -282,17 +285,17 @@ Watched resolve(const Registration& reg) {
   // A column recovery writes must not be one it reads to decide.
   for (const auto* other : {&reg.started_column, &reg.id_column}) {
     if (*other == reg.status_column || (reg.finished_column && *other == *reg.finished_column)) {
-      throw Error(
-          sqlstate::kInvalidParameterValue,
+      throw core::Error(
+          core::sqlstate::kInvalidParameterValue,
           "column " + quoted(*other) + " of table " + w.name + " is given for two different roles");
     }
   }
   if (reg.activity_column &&
       (*reg.activity_column == reg.status_column ||
        (reg.finished_column && *reg.activity_column == *reg.finished_column))) {
-    throw Error(sqlstate::kInvalidParameterValue, "column " + quoted(*reg.activity_column) +
-                                                      " of table " + w.name +
-                                                      " is given for two different roles");
+    throw core::Error(core::sqlstate::kInvalidParameterValue,
+                      "column " + quoted(*reg.activity_column) + " of table " + w.name +
+                          " is given for two different roles");
   }
   return w;
 }
@@ -351,7 +354,7 @@ pg::Param param_of(const Field& f, const Options& o) {
         } else if constexpr (std::is_same_v<Value, bool>) {
           p = value ? pg::param(BOOLOID, BoolGetDatum(*value)) : pg::null_param(BOOLOID);
         } else {
-          p = value ? pg::param(TEXTARRAYOID, pg::text_array_datum(required(*value)))
+          p = value ? pg::param(TEXTARRAYOID, pg::array_of(required(*value), TEXTOID))
                     : pg::null_param(TEXTARRAYOID);
         }
       },
@@ -377,9 +380,9 @@ std::vector<Watched> load_tables(std::optional<Oid> only, Coverage coverage,
   const uint64 rows = pg::execute(sql, params, false);  // sees this transaction's own changes
   if (only && rows == 0) {
     const std::string name = pg::relation_name(*only).value_or("with OID " + std::to_string(*only));
-    throw Error(sqlstate::kObjectNotInPrerequisiteState,
-                "table " + name + " is not watched by recovery", {},
-                "Register it first: SELECT recovery.watch(" + pg::quote_literal(name) + ");");
+    throw core::Error(core::sqlstate::kObjectNotInPrerequisiteState,
+                      "table " + name + " is not watched by recovery", {},
+                      "Register it first: SELECT recovery.watch(" + pg::quote_literal(name) + ");");
   }
 
   // Read every row before resolving: resolving calls back into SPI-free
@@ -403,7 +406,7 @@ std::vector<Watched> load_tables(std::optional<Oid> only, Coverage coverage,
     std::optional<Skipped> skipped;
     try {
       tables.push_back(resolve(reg));
-    } catch (const Error& e) {
+    } catch (const core::Error& e) {
       skipped = Skipped{reg.relid, registered_name, e.what(), e.detail(),
                         "Fix the table, re-register it with recovery.watch(), or stop watching "
                         "it with SELECT recovery.unwatch(" +
@@ -472,11 +475,11 @@ std::string detect_or_throw(const std::vector<std::string>& columns,
   if (found) return *found;
   std::string list;
   for (const char* c : candidates) list += (list.empty() ? "" : ", ") + quoted(c);
-  throw Error(sqlstate::kUndefinedColumn,
-              std::string("could not detect the ") + argument + " of table " + table,
-              "None of these columns exists: " + list + ".",
-              "Pass it explicitly: recovery.watch(" + pg::quote_literal(table) + ", " + argument +
-                  " => '...').");
+  throw core::Error(core::sqlstate::kUndefinedColumn,
+                    std::string("could not detect the ") + argument + " of table " + table,
+                    "None of these columns exists: " + list + ".",
+                    "Pass it explicitly: recovery.watch(" + pg::quote_literal(table) + ", " +
+                        argument + " => '...').");
 }
 
 bool contains(const std::vector<std::string>& list, const std::string& value) {
@@ -491,51 +494,55 @@ void normalize(Options* o) {
   if (o->max_runtime) {
     const Interval& m = *o->max_runtime;
     if (m.time < 0 || m.day < 0 || m.month < 0 || (m.time == 0 && m.day == 0 && m.month == 0)) {
-      throw Error(sqlstate::kInvalidParameterValue, "max_runtime must be a positive interval", {},
-                  "Pass the longest a run may take, for example '6 hours', or NULL.");
+      throw core::Error(core::sqlstate::kInvalidParameterValue,
+                        "max_runtime must be a positive interval", {},
+                        "Pass the longest a run may take, for example '6 hours', or NULL.");
     }
   }
   if (o->progress_column || o->total_column) {
     if (!o->completed_status) {
-      throw Error(sqlstate::kNullValueNotAllowed, "completed_status must not be NULL", {},
-                  "Pass the status of a finished run, for example 'COMPLETED'.");
+      throw core::Error(core::sqlstate::kNullValueNotAllowed, "completed_status must not be NULL",
+                        {}, "Pass the status of a finished run, for example 'COMPLETED'.");
     }
     if (contains(active, *o->completed_status) || *o->completed_status == *o->failed_status) {
-      throw Error(sqlstate::kInvalidParameterValue,
-                  "completed_status \"" + *o->completed_status +
-                      "\" must differ from the active and failed statuses");
+      throw core::Error(core::sqlstate::kInvalidParameterValue,
+                        "completed_status \"" + *o->completed_status +
+                            "\" must differ from the active and failed statuses");
     }
   } else {
     o->completed_status.reset();
   }
   const std::string on_stuck = o->on_stuck.value_or("");
   if (on_stuck != "fail" && on_stuck != "requeue") {
-    throw Error(sqlstate::kInvalidParameterValue, "on_stuck must be 'fail' or 'requeue'", {},
-                "'fail' marks stuck runs failed; 'requeue' puts them back while attempts last.");
+    throw core::Error(
+        core::sqlstate::kInvalidParameterValue, "on_stuck must be 'fail' or 'requeue'", {},
+        "'fail' marks stuck runs failed; 'requeue' puts them back while attempts last.");
   }
   if (on_stuck == "requeue") {
     if (!o->attempts_column) {
-      throw Error(sqlstate::kInvalidParameterValue, "on_stuck => 'requeue' needs attempts_column",
-                  {}, "Name the integer column that counts a run's attempts.");
+      throw core::Error(core::sqlstate::kInvalidParameterValue,
+                        "on_stuck => 'requeue' needs attempts_column", {},
+                        "Name the integer column that counts a run's attempts.");
     }
     if (!o->max_attempts || *o->max_attempts < 1) {
-      throw Error(sqlstate::kInvalidParameterValue,
-                  "on_stuck => 'requeue' needs max_attempts of at least 1", {},
-                  "A run is failed once its attempts reach max_attempts.");
+      throw core::Error(core::sqlstate::kInvalidParameterValue,
+                        "on_stuck => 'requeue' needs max_attempts of at least 1", {},
+                        "A run is failed once its attempts reach max_attempts.");
     }
     if (!o->requeue_status) {
-      throw Error(sqlstate::kNullValueNotAllowed, "requeue_status must not be NULL");
+      throw core::Error(core::sqlstate::kNullValueNotAllowed, "requeue_status must not be NULL");
     }
     if (!contains(active, *o->requeue_status)) {
-      throw Error(sqlstate::kInvalidParameterValue,
-                  "requeue_status \"" + *o->requeue_status + "\" is not an active status", {},
-                  "A requeued run must be active again: use one of active_statuses.");
+      throw core::Error(core::sqlstate::kInvalidParameterValue,
+                        "requeue_status \"" + *o->requeue_status + "\" is not an active status", {},
+                        "A requeued run must be active again: use one of active_statuses.");
     }
   } else {
     o->requeue_status.reset();
     if (o->max_attempts && *o->max_attempts <= 0) o->max_attempts.reset();
   }
-  if (!o->notify) throw Error(sqlstate::kNullValueNotAllowed, "notify must not be NULL");
+  if (!o->notify)
+    throw core::Error(core::sqlstate::kNullValueNotAllowed, "notify must not be NULL");
 }
 
 bool zone_is_known(const std::string& zone) {
@@ -585,9 +592,9 @@ std::string server_time_zone() {
 std::string zone_of(Oid relid, const std::string& name, const Options& o) {
   if (o.time_zone) {
     if (!zone_is_known(*o.time_zone)) {
-      throw Error(sqlstate::kInvalidParameterValue, "unknown time zone \"" + *o.time_zone + "\"",
-                  {},
-                  "Use a name from pg_timezone_names, for example 'America/New_York' or 'UTC'.");
+      throw core::Error(
+          core::sqlstate::kInvalidParameterValue, "unknown time zone \"" + *o.time_zone + "\"", {},
+          "Use a name from pg_timezone_names, for example 'America/New_York' or 'UTC'.");
     }
     return *o.time_zone;
   }
@@ -610,14 +617,14 @@ std::string zone_of(Oid relid, const std::string& name, const Options& o) {
     }
     const std::string server = server_time_zone();
     if (zone_is_utc(server)) break;
-    throw Error(sqlstate::kInvalidParameterValue,
-                "column " + quoted(**column) + " of table " + name +
-                    " defaults to the current time as wall-clock time in TimeZone \"" + server +
-                    "\"",
-                "A timestamp without time zone filled by that default holds local time, not UTC: "
-                "read as UTC, live runs would look hours old.",
-                "Pass time_zone => " + pg::quote_literal(server) +
-                    ", or time_zone => 'UTC' if the app writes UTC times itself.");
+    throw core::Error(
+        core::sqlstate::kInvalidParameterValue,
+        "column " + quoted(**column) + " of table " + name +
+            " defaults to the current time as wall-clock time in TimeZone \"" + server + "\"",
+        "A timestamp without time zone filled by that default holds local time, not UTC: "
+        "read as UTC, live runs would look hours old.",
+        "Pass time_zone => " + pg::quote_literal(server) +
+            ", or time_zone => 'UTC' if the app writes UTC times itself.");
   }
   return "UTC";
 }
@@ -658,29 +665,30 @@ bool watch(Oid relid, const Options& args) {
   const char kind = pg::relation_kind(relid);
   const std::string name = pg::relation_name(relid).value_or(std::to_string(relid));
   if (kind == '\0') {
-    throw Error(sqlstate::kUndefinedTable, "relation with OID " + name + " does not exist");
+    throw core::Error(core::sqlstate::kUndefinedTable,
+                      "relation with OID " + name + " does not exist");
   }
   require_table_kind(kind, name);
   const Oid nsp = pg::relation_namespace(relid);
   if (pg::is_temp_namespace(nsp)) {
-    throw Error(sqlstate::kWrongObjectType,
-                "cannot watch temporary table " + quoted(pg::relation_base_name(relid)), {},
-                "The background worker cannot see temporary tables; use an ordinary table.");
+    throw core::Error(core::sqlstate::kWrongObjectType,
+                      "cannot watch temporary table " + quoted(pg::relation_base_name(relid)), {},
+                      "The background worker cannot see temporary tables; use an ordinary table.");
   }
   if (pg::is_system_namespace(nsp)) {
-    throw Error(sqlstate::kWrongObjectType, "cannot watch system table " + name);
+    throw core::Error(core::sqlstate::kWrongObjectType, "cannot watch system table " + name);
   }
   require_owner(relid, name);
   if (nsp == pg::recovery_namespace()) {
-    throw Error(sqlstate::kWrongObjectType, "cannot watch recovery's own table " + name, {},
-                "Recovering it would rewrite the audit trail or the registrations.");
+    throw core::Error(core::sqlstate::kWrongObjectType, "cannot watch recovery's own table " + name,
+                      {}, "Recovering it would rewrite the audit trail or the registrations.");
   }
   if (!args.status_column) {
-    throw Error(sqlstate::kNullValueNotAllowed, "status_column must not be NULL", {},
-                "Pass the name of the column holding the run's status.");
+    throw core::Error(core::sqlstate::kNullValueNotAllowed, "status_column must not be NULL", {},
+                      "Pass the name of the column holding the run's status.");
   }
   if (!args.active_statuses) {
-    throw Error(sqlstate::kNullValueNotAllowed, "active_statuses must not be NULL");
+    throw core::Error(core::sqlstate::kNullValueNotAllowed, "active_statuses must not be NULL");
   }
   core::validate_statuses(*args.active_statuses, args.failed_status);
 
@@ -700,9 +708,9 @@ bool watch(Oid relid, const Options& args) {
   if (!stored.id_column) {
     stored.id_column = primary_key_column(relid);
     if (!stored.id_column) {
-      throw Error(sqlstate::kInvalidColumnReference,
-                  "table " + name + " has no single-column primary key", {},
-                  "Pass id_column => the name of a unique column.");
+      throw core::Error(core::sqlstate::kInvalidColumnReference,
+                        "table " + name + " has no single-column primary key", {},
+                        "Pass id_column => the name of a unique column.");
     }
   }
 
@@ -710,9 +718,10 @@ bool watch(Oid relid, const Options& args) {
 
   const Watched w = resolve(registration_of(relid, stored));  // every column and type check
   if (args.id_column && !is_unique_column(relid, pg::column_number(relid, *stored.id_column))) {
-    throw Error(sqlstate::kInvalidColumnReference,
-                "id column " + quoted(*stored.id_column) + " of table " + name + " is not unique",
-                {}, "Use the primary key or a column with a unique index.");
+    throw core::Error(
+        core::sqlstate::kInvalidColumnReference,
+        "id column " + quoted(*stored.id_column) + " of table " + name + " is not unique", {},
+        "Use the primary key or a column with a unique index.");
   }
   return upsert(relid, w.name, stored);
 }

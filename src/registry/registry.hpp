@@ -4,7 +4,7 @@
 
 #include <functional>
 
-#include "bridge/postgres.hpp"
+#include "pg/postgres.hpp"
 #include "core/run_table.hpp"
 #include "registry/options.hpp"
 
@@ -59,9 +59,8 @@ std::optional<Watched> load_one(Oid relid, const SkipHandler& on_skip = warn_ski
 std::vector<Watched> load_covered(const SkipHandler& on_skip = warn_skipped,
                                   int* skipped = nullptr);
 
-
 // Validates and stores a registration of `relid` with watch()'s arguments;
-// true when the table was not watched before. Throws recovery::Error (with
+// true when the table was not watched before. Throws recovery::core::Error (with
 // SQLSTATE) on any problem. Needs SPI.
 bool watch(Oid relid, const Options& args);
 

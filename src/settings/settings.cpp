@@ -1,6 +1,6 @@
 #include "settings/settings.hpp"
 
-#include "bridge/postgres.hpp"
+#include "pg/postgres.hpp"
 
 extern "C" {
 #include "utils/guc.h"

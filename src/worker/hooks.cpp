@@ -2,8 +2,7 @@
 
 #include <csignal>
 
-#include "bridge/backend.hpp"
-#include "bridge/guard.hpp"
+#include "pg/guard.hpp"
 #include "engine/claims.hpp"
 #include "worker/shared_state.hpp"
 
@@ -77,7 +76,7 @@ void make_way(const char* database, const char* command) {
   if (database == nullptr || !shared::available()) return;
   const Oid oid = pg::guard([&] { return get_database_oid(database, true); });
   if (!OidIsValid(oid) || oid == MyDatabaseId) return;
-  if (!pg::guard([&] { return compat::database_ownercheck(oid, GetUserId()); })) return;
+  if (!pg::guard([&] { return pg::compat::database_ownercheck(oid, GetUserId()); })) return;
   g_holding = true;
   if (!shared::hold(oid, MyProcPid, command)) {
     pg::guard([&] {
@@ -150,7 +149,8 @@ void inspect(Node* statement) {
     }
     case T_DiscardStmt:
       // A session-mode pooler's reset: the next client is another session.
-      if (castNode(DiscardStmt, statement)->target == DISCARD_ALL && claims::end_session_claims()) {
+      if (castNode(DiscardStmt, statement)->target == DISCARD_ALL &&
+          engine::claims::end_session_claims()) {
         g_wake_at_commit = true;
       }
       break;

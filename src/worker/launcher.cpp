@@ -1,7 +1,6 @@
 #include "worker/launcher.hpp"
 
-#include "bridge/backend.hpp"
-#include "bridge/guard.hpp"
+#include "pg/guard.hpp"
 #include "core/launcher_logic.hpp"
 #include "core/worker_logic.hpp"
 #include "settings/settings.hpp"
@@ -267,8 +266,9 @@ void recovery_launcher_main(Datum) {
     BackgroundWorkerUnblockSignals();
     pg::guard([] { BackgroundWorkerInitializeConnection(nullptr, nullptr, 0); });
     worker::g_planner = new core::LauncherPlanner(worker::kRestartSeconds, worker::kRecheckSeconds);
-    worker::g_handles = new std::vector<BackgroundWorkerHandle*>(shared::slot_count(), nullptr);
-    shared::set_launcher(MyProcPid, MyLatch);
+    worker::g_handles =
+        new std::vector<BackgroundWorkerHandle*>(worker::shared::slot_count(), nullptr);
+    worker::shared::set_launcher(MyProcPid, MyLatch);
     pg::guard([] { before_shmem_exit(worker::on_exit, 0); });
     worker::adopt_slots();
     worker::configure();

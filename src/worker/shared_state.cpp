@@ -7,7 +7,7 @@ extern "C" {
 #include "storage/shmem.h"
 }
 
-namespace recovery::shared {
+namespace recovery::worker::shared {
 
 namespace {
 
@@ -416,4 +416,4 @@ std::vector<pid_t> take_exits(int slot, bool* overflow) {
   return pids;
 }
 
-}  // namespace recovery::shared
+}  // namespace recovery::worker::shared

@@ -5,7 +5,7 @@
 // is making way ("holds") and databases where CREATE EXTENSION committed.
 #pragma once
 
-#include "bridge/postgres.hpp"
+#include "pg/postgres.hpp"
 #include "core/launcher_logic.hpp"
 #include "core/worker_logic.hpp"
 
@@ -14,7 +14,7 @@ extern "C" {
 #include "storage/spin.h"
 }
 
-namespace recovery::shared {
+namespace recovery::worker::shared {
 
 struct WorkerSlot {
   Oid database_oid;  // the database it serves (InvalidOid: free)
@@ -154,4 +154,4 @@ void update(int index, Fn&& change) {
   SpinLockRelease(&h->mutex);
 }
 
-}  // namespace recovery::shared
+}  // namespace recovery::worker::shared

@@ -1,8 +1,9 @@
 #include "worker/worker.hpp"
 
-#include "bridge/backend.hpp"
-#include "bridge/guard.hpp"
-#include "bridge/spi.hpp"
+#include "pg/catalog.hpp"
+#include "pg/guard.hpp"
+#include "pg/scope.hpp"
+#include "pg/spi.hpp"
 #include "core/worker_logic.hpp"
 #include "engine/claims.hpp"
 #include "engine/engine.hpp"
@@ -208,7 +209,7 @@ uint64 recover_table(const TableRef& ref) {
       // A table whose code sleeps or loops delays only itself.
       pg::with_statement_timeout(settings::statement_timeout_ms, [&] {
         // Claims on runs that finished are over; drop them once per cycle.
-        if (first) claims::forget_finished(*table);
+        if (first) engine::claims::forget_finished(*table);
         // A table whose times lie in the future (a wrong time_zone): said once.
         if (first) {
           const std::string key = "future activity " + std::to_string(ref.relid);
@@ -235,7 +236,7 @@ void prune_history() {
     const TimestampTz cutoff =
         GetCurrentTransactionStartTimestamp() -
         static_cast<int64>(settings::history_retention_minutes) * USECS_PER_MINUTE;
-    history::prune(cutoff, kPruneBatch, true);
+    engine::history::prune(cutoff, kPruneBatch, true);
   });
 }
 
@@ -287,7 +288,7 @@ void reload_settings() {
   }
 }
 
-// Claiming backends that exited told us so (claims::claim): wait until they
+// Claiming backends that exited told us so (engine::claims::claim): wait until they
 // are really gone from the process array (they report while still exiting,
 // possibly holding row locks), so this cycle sees their claims as dead.
 void await_exited_claimers() {
@@ -326,7 +327,7 @@ long nap_ms(TimestampTz cycle_began) {
   if (!settings::enabled || pg::guard([] { return RecoveryInProgress(); })) return naptime_ms;
   std::optional<TimestampTz> expiry;
   in_transaction("reading app instance leases", [&] {
-    if (have_instances()) expiry = instances::next_expiry(cycle_began);
+    if (have_instances()) expiry = engine::instances::next_expiry(cycle_began);
   });
   if (!expiry) return naptime_ms;
   const TimestampTz now = pg::guard([] { return GetCurrentTimestamp(); });
@@ -341,7 +342,7 @@ long nap_ms(TimestampTz cycle_began) {
 bool lease_ended() {
   bool ended = true;  // when unsure, a cycle
   in_transaction("reading app instance leases",
-                 [&] { ended = have_instances() && instances::any_ended_with_claims(); });
+                 [&] { ended = have_instances() && engine::instances::any_ended_with_claims(); });
   return ended;
 }
 
@@ -415,7 +416,8 @@ void recovery_worker_main(Datum slot) {
     Oid database = InvalidOid;
     const int index = DatumGetInt32(slot);
     // A registration that outlived its launch (the launcher restarted) ends here.
-    if (!shared::attach(index, generation, MyProcPid, MyLatch, &database, name)) proc_exit(0);
+    if (!worker::shared::attach(index, generation, MyProcPid, MyLatch, &database, name))
+      proc_exit(0);
     worker::g_slot = index;
     worker::g_database_oid = database;
     worker::g_database = new std::string(name);
@@ -438,7 +440,8 @@ void recovery_worker_main(Datum slot) {
     // asked before it got here finds it gone.
     worker::leave_if_asked();
     worker::exit_unless_extension(false);
-    shared::update(worker::g_slot, [](shared::WorkerSlot& s) { s.has_extension = true; });
+    worker::shared::update(worker::g_slot,
+                           [](worker::shared::WorkerSlot& s) { s.has_extension = true; });
     pg::report(LOG, "recovery worker: started in database \"" + *worker::g_database + "\"");
     worker::main_loop();
   } catch (...) {

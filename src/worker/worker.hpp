@@ -6,7 +6,7 @@
 // the launcher).
 #pragma once
 
-#include "bridge/postgres.hpp"
+#include "pg/postgres.hpp"
 
 extern "C" {
 #include "postmaster/bgworker.h"

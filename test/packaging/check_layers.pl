@@ -1,10 +1,12 @@
 #!/usr/bin/perl
 # The rooms of src/ and which may include which (README, Development): a
-# lower room never includes a higher one, so there are no cycles.
+# lower room never includes a higher one, so there are no cycles. Each
+# room's code lives in the namespace of its folder (recovery::engine,
+# recovery::engine::claims, ...).
 #   core      pure C++: nothing but core (no PostgreSQL header at all)
-#   bridge    core and PostgreSQL
-#   registry, settings   bridge, core
-#   engine    registry, settings, bridge, core
+#   pg        the pg to PostgreSQL: core and PostgreSQL
+#   registry, settings   pg, core
+#   engine    registry, settings, pg, core
 #   worker    everything but api
 #   api       everything
 # Usage: check_layers.pl SOURCE_DIR   (run by ctest)
@@ -16,12 +18,12 @@ use Test::More;
 my $root = shift // '.';
 my %may = (
 	core     => [qw(core)],
-	bridge   => [qw(bridge core)],
-	registry => [qw(registry bridge core)],
-	settings => [qw(settings bridge core)],
-	engine   => [qw(engine registry settings bridge core)],
-	worker   => [qw(worker engine registry settings bridge core)],
-	api      => [qw(api worker engine registry settings bridge core)],
+	pg   => [qw(pg core)],
+	registry => [qw(registry pg core)],
+	settings => [qw(settings pg core)],
+	engine   => [qw(engine registry settings pg core)],
+	worker   => [qw(worker engine registry settings pg core)],
+	api      => [qw(api worker engine registry settings pg core)],
 );
 my %ours = map { $_ => 1 } keys %may;
 
@@ -49,5 +51,23 @@ for my $file (sort @files) {
 	close $fh;
 	my $rel = $file =~ s{^\Q$root\E/}{}r;
 	is(join(', ', @bad), '', "$rel includes only rooms below it");
+	is(join(', ', foreign_namespaces($file, $room)), '', "$rel declares only namespaces of $room");
 }
 done_testing();
+
+# Named namespaces the file opens that are not recovery::<room> or inside
+# it. A plain name (namespace detail) is nested in the one opened before it.
+sub foreign_namespaces {
+	my ($file, $room) = @_;
+	open(my $fh, '<', $file) or die "$file: $!";
+	my @foreign;
+	my $inside = 0;
+	while (my $line = <$fh>) {
+		next unless $line =~ /^namespace\s+([A-Za-z_:]+)\s*\{/;
+		my $ns = $1;
+		if ($ns =~ /^recovery::\Q$room\E(?:::|$)/) { $inside = 1; next; }
+		push @foreign, $ns unless $inside && $ns !~ /::|^recovery$/;
+	}
+	close $fh;
+	return @foreign;
+}

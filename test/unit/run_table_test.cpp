@@ -12,7 +12,7 @@
 
 namespace {
 
-using recovery::Error;
+using recovery::core::Error;
 using namespace recovery::core;
 
 std::string quote(const std::string& name) { return "\"" + name + "\""; }

@@ -31,4 +31,4 @@ extern "C" {
 #include "utils/timestamp.h"
 }
 
-#include "bridge/compat.hpp"  // the differences between PostgreSQL majors
+#include "pg/compat.hpp"  // the differences between PostgreSQL majors

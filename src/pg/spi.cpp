@@ -1,4 +1,4 @@
-#include "bridge/spi.hpp"
+#include "pg/spi.hpp"
 
 #include "core/error.hpp"
 #include "core/sql_check.hpp"
@@ -43,8 +43,8 @@ auto in_caller_context(Fn&& fn) -> decltype(fn()) {
 }
 
 [[noreturn]] void spi_failure(const char* what, int code) {
-  throw Error(sqlstate::kInternalError,
-              std::string("recovery: ") + what + " failed: " + SPI_result_code_string(code));
+  throw core::Error(core::sqlstate::kInternalError,
+                    std::string("recovery: ") + what + " failed: " + SPI_result_code_string(code));
 }
 
 // Every statement recovery runs names everything it uses with its schema
@@ -54,9 +54,9 @@ void require_qualified(const std::string& sql) {
   if (findings.empty()) return;
   std::string list;
   for (const auto& f : findings) list += (list.empty() ? "" : "; ") + f;
-  throw Error(sqlstate::kInternalError,
-              "recovery: internal statement resolves names through search_path: " + list,
-              "Statement: " + sql);
+  throw core::Error(core::sqlstate::kInternalError,
+                    "recovery: internal statement resolves names through search_path: " + list,
+                    "Statement: " + sql);
 }
 
 }  // namespace
@@ -126,12 +126,6 @@ void Cursor::close() {
   });
 }
 
-ScratchContext::ScratchContext()
-    : context_(guard([] {
-        return AllocSetContextCreate(CurrentMemoryContext, "recovery chunk",
-                                     ALLOCSET_DEFAULT_SIZES);
-      })) {}
-
 Datum value(uint64 row, int column, bool* is_null) {
   return guard([&] {
     return SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, column, is_null);
@@ -150,7 +144,8 @@ std::optional<std::string> optional_text_value(uint64 row, int column) {
 
 std::string text_value(uint64 row, int column) {
   auto result = optional_text_value(row, column);
-  if (!result) throw Error(sqlstate::kInternalError, "recovery: unexpected NULL in SPI result");
+  if (!result)
+    throw core::Error(core::sqlstate::kInternalError, "recovery: unexpected NULL in SPI result");
   return *result;
 }
 
@@ -226,8 +221,8 @@ bool is_null(uint64 row, int column) {
 int column_index(const char* name) {
   const int column = guard([&] { return SPI_fnumber(SPI_tuptable->tupdesc, name); });
   if (column <= 0) {
-    throw Error(sqlstate::kInternalError,
-                std::string("recovery: no column \"") + name + "\" in the statement's result");
+    throw core::Error(core::sqlstate::kInternalError, std::string("recovery: no column \"") + name +
+                                                          "\" in the statement's result");
   }
   return column;
 }

@@ -1,6 +1,7 @@
-#include "bridge/guard.hpp"
+#include "pg/guard.hpp"
 
 #include "core/error.hpp"
+#include "pg/spi.hpp"
 
 namespace recovery::pg {
 
@@ -40,24 +41,45 @@ ErrorData* classify(const std::exception_ptr& error, Failure* failure) noexcept 
     std::rethrow_exception(error);
   } catch (const PgError& e) {
     return e.data();
-  } catch (const recovery::Error& e) {
+  } catch (const recovery::core::Error& e) {
     failure->set(e.sqlstate(), e.what(), e.detail().c_str(), e.hint().c_str());
   } catch (const std::bad_alloc&) {
     failure->set("53200", "out of memory in recovery");
   } catch (const std::exception& e) {
-    failure->set(sqlstate::kInternalError, e.what());
+    failure->set(core::sqlstate::kInternalError, e.what());
   } catch (...) {
-    failure->set(sqlstate::kInternalError, "unknown C++ exception in recovery");
+    failure->set(core::sqlstate::kInternalError, "unknown C++ exception in recovery");
   }
   return nullptr;
 }
 
 }  // namespace
 
-Datum run_entry(FunctionCallInfo fcinfo, FunctionBody body) {
+namespace {
+
+// A by-reference result built inside the body's SPI connection lives in
+// memory that SPI_finish frees: copy it to the caller's context first.
+Datum transfer_result(FunctionCallInfo fcinfo, Datum result) {
+  if (fcinfo->isnull || fcinfo->resultinfo != nullptr) return result;  // NULL, or a set
+  const Oid function = fcinfo->flinfo->fn_oid;
+  return guard([&] {
+    int16 length = 0;
+    bool by_value = false;
+    get_typlenbyval(get_func_rettype(function), &length, &by_value);
+    return by_value ? result : SPI_datumTransfer(result, false, length);
+  });
+}
+
+}  // namespace
+
+Datum run_entry(FunctionCallInfo fcinfo, FunctionBody body, Spi spi) {
   std::exception_ptr error;
   try {
-    return body(fcinfo);
+    if (spi == Spi::kNone) return body(fcinfo);
+    SpiConnection connection;
+    const Datum result = transfer_result(fcinfo, body(fcinfo));
+    connection.finish();
+    return result;
   } catch (...) {
     error = std::current_exception();
   }
@@ -105,6 +127,15 @@ void report_exception(const std::exception_ptr& error, int level, const char* co
                       failure.hint[0] != '\0' ? errhint("%s", failure.hint) : 0,
                       context != nullptr ? errcontext("%s", context) : 0));
     }
+  });
+}
+
+void report(int level, const std::string& message, const std::string& detail,
+            const std::string& hint) {
+  guard([&] {
+    ereport(level, (errmsg_internal("%s", message.c_str()),
+                    detail.empty() ? 0 : errdetail_internal("%s", detail.c_str()),
+                    hint.empty() ? 0 : errhint("%s", hint.c_str())));
   });
 }
 

@@ -1,7 +1,7 @@
 // Guarded SPI: run SQL with $n parameters and read the rows back as C++.
 #pragma once
 
-#include "bridge/guard.hpp"
+#include "pg/guard.hpp"
 
 namespace recovery::pg {
 
@@ -46,32 +46,6 @@ class Cursor {
  private:
   Portal portal_ = nullptr;
   SPITupleTable* chunk_ = nullptr;
-};
-
-// A memory context for one chunk of work: run() switches to it and resets it
-// afterwards, so per-row allocations do not pile up over a long call. A child
-// of the current context, so an error's cleanup frees it with its parent.
-class ScratchContext {
- public:
-  ScratchContext();
-  ScratchContext(const ScratchContext&) = delete;
-  ScratchContext& operator=(const ScratchContext&) = delete;
-
-  template <typename Fn>
-  void run(Fn&& fn) {
-    const MemoryContext previous = MemoryContextSwitchTo(context_);
-    try {
-      fn();
-    } catch (...) {
-      MemoryContextSwitchTo(previous);
-      throw;
-    }
-    MemoryContextSwitchTo(previous);
-    MemoryContextReset(context_);  // cannot fail
-  }
-
- private:
-  MemoryContext context_;
 };
 
 // Column `column` (1-based) of row `row` of SPI_tuptable.

@@ -7,9 +7,10 @@
 //    given to guard() must itself own nothing with a destructor.
 //
 // 2. No C++ exception may reach PostgreSQL. Every SQL-callable function is
-//    defined with RECOVERY_FUNCTION, whose body runs inside pg::run_entry():
+//    defined with RECOVERY_FUNCTION (or RECOVERY_SPI_FUNCTION, whose body
+//    runs inside an SPI connection), whose body runs inside pg::run_entry():
 //    a PgError is re-raised unchanged (SQLSTATE, detail, hint, context), a
-//    recovery::Error becomes an ereport with its own SQLSTATE, anything else
+//    recovery::core::Error becomes an ereport with its own SQLSTATE, anything else
 //    an internal error, and the ereport happens only after the catch block
 //    has ended and every C++ frame of the body is gone.
 //
@@ -20,7 +21,7 @@
 
 #include <type_traits>
 
-#include "bridge/postgres.hpp"
+#include "pg/postgres.hpp"
 
 namespace recovery::pg {
 
@@ -72,8 +73,12 @@ auto guard(Fn&& fn) -> decltype(fn()) {
 }
 
 // Runs a SQL function body, translating every exception as described above.
+// With Spi::kConnect the body runs inside one SPI connection, finished when
+// it returns (an error's abort ends it otherwise), and a by-reference result
+// is copied out of SPI's memory first.
 using FunctionBody = Datum (*)(FunctionCallInfo);
-Datum run_entry(FunctionCallInfo fcinfo, FunctionBody body);
+enum class Spi { kNone, kConnect };
+Datum run_entry(FunctionCallInfo fcinfo, FunctionBody body, Spi spi = Spi::kNone);
 
 // Raises a caught exception as a PostgreSQL ERROR, as run_entry() does: for
 // hooks that PostgreSQL's C code calls. Call it once the catch block has
@@ -96,13 +101,22 @@ ErrorReport describe(const std::exception_ptr& error);
 // carries on. Adds `context` (if not null) to the report's CONTEXT lines.
 void report_exception(const std::exception_ptr& error, int level, const char* context = nullptr);
 
+// Messages below ERROR (they return).
+void report(int level, const std::string& message, const std::string& detail = {},
+            const std::string& hint = {});
+
 }  // namespace recovery::pg
 
 // Defines an SQL-callable C function `name` whose body is plain C++.
-#define RECOVERY_FUNCTION(name)                                                         \
-  static Datum name##_body(FunctionCallInfo fcinfo);                                    \
-  extern "C" {                                                                          \
-  PG_FUNCTION_INFO_V1(name);                                                            \
-  Datum name(PG_FUNCTION_ARGS) { return recovery::pg::run_entry(fcinfo, name##_body); } \
-  }                                                                                     \
+#define RECOVERY_ENTRY(name, spi)                                           \
+  static Datum name##_body(FunctionCallInfo fcinfo);                        \
+  extern "C" {                                                              \
+  PG_FUNCTION_INFO_V1(name);                                                \
+  Datum name(PG_FUNCTION_ARGS) {                                            \
+    return recovery::pg::run_entry(fcinfo, name##_body, recovery::pg::spi); \
+  }                                                                         \
+  }                                                                         \
   static Datum name##_body(FunctionCallInfo fcinfo)
+#define RECOVERY_FUNCTION(name) RECOVERY_ENTRY(name, Spi::kNone)
+// The same, its body inside one SPI connection (pg::Spi::kConnect).
+#define RECOVERY_SPI_FUNCTION(name) RECOVERY_ENTRY(name, Spi::kConnect)

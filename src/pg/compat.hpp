@@ -19,7 +19,7 @@ extern "C" {
 #error "recovery needs PostgreSQL 15 or newer (shmem_request_hook)"
 #endif
 
-namespace recovery::compat {
+namespace recovery::pg::compat {
 
 // Whether role `roleid` owns (or is a member of the owner of) relation
 // `relid`. 16 replaced the per-catalog pg_class_ownercheck() with
@@ -64,4 +64,4 @@ inline void restrict_search_path() {
 #endif
 }
 
-}  // namespace recovery::compat
+}  // namespace recovery::pg::compat
