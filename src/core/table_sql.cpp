@@ -43,7 +43,8 @@ std::string run_json(const RunTable& table, Builder& b) {
     const std::string utc =
         utc_wall_clock ? b.column(col.name)
                        : instant(table, b.column(col.name), col.kind) + " AT TIME ZONE 'UTC'";
-    json += names + "[" + std::to_string(n + 1) + "], pg_catalog.to_char(" + utc +
+    json += names;
+    json += "[" + std::to_string(n + 1) + "], pg_catalog.to_char(" + utc +
             ", 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')";
   }
   return json + ")";
@@ -333,8 +334,8 @@ Statement undo_query(const RunTable& table, const std::string& id_equality, Quot
     for (size_t n = 0; n < columns.size(); ++n) {
       const std::string col = b.ident(columns[n]);
       // Only keys the history row has: a column it did not record stays as is.
-      set += ", " + col + " = CASE WHEN " + values + op("?") + names + "[" + std::to_string(n + 1) +
-             "] THEN r." + col + " ELSE t." + col + " END";
+      const std::string has_key = values + op("?") + names + "[" + std::to_string(n + 1) + "]";
+      set += ", " + col + " = CASE WHEN " + has_key + " THEN r." + col + " ELSE t." + col + " END";
     }
   }
   // The values go through jsonb_populate_record of the table's row type:
