@@ -26,6 +26,11 @@ std::string last_activity_of(const RunTable& table, const Builder& b, const char
          time_as(table, b, *table.activity, kind, alias) + ")";
 }
 
+// "key, its UTC wall clock as toISOString() prints it".
+std::string utc_instant_text(const std::string& key, const std::string& utc) {
+  return key + ", pg_catalog.to_char(" + utc + ", 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')";
+}
+
 // The row as jsonb, its timestamps as UTC instants ending in Z (what
 // JavaScript's toISOString() prints), whatever the column type or TimeZone.
 std::string run_json(const RunTable& table, Builder& b) {
@@ -43,9 +48,7 @@ std::string run_json(const RunTable& table, Builder& b) {
     const std::string utc =
         utc_wall_clock ? b.column(col.name)
                        : instant(table, b.column(col.name), col.kind) + " AT TIME ZONE 'UTC'";
-    json += names;
-    json += "[" + std::to_string(n + 1) + "], pg_catalog.to_char(" + utc +
-            ", 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')";
+    json += utc_instant_text(names + "[" + std::to_string(n + 1) + "]", utc);
   }
   return json + ")";
 }
@@ -324,6 +327,15 @@ Statement claimed_active_query(const RunTable& table, const std::string& id_equa
                   " AND " + active(table, b) + ")");
 }
 
+namespace {
+
+// ", col = the previous value if the history row recorded one, else as is".
+std::string restore_column(const std::string& col, const std::string& recorded) {
+  return ", " + col + " = CASE WHEN " + recorded + " THEN r." + col + " ELSE t." + col + " END";
+}
+
+}  // namespace
+
 Statement undo_query(const RunTable& table, const std::string& id_equality, Quoter quote) {
   Builder b(quote);
   std::string set = b.ident(table.status_column) + " = " + b.bind(Slot::kRestoredStatus);
@@ -334,8 +346,7 @@ Statement undo_query(const RunTable& table, const std::string& id_equality, Quot
     for (size_t n = 0; n < columns.size(); ++n) {
       const std::string col = b.ident(columns[n]);
       // Only keys the history row has: a column it did not record stays as is.
-      const std::string has_key = values + op("?") + names + "[" + std::to_string(n + 1) + "]";
-      set += ", " + col + " = CASE WHEN " + has_key + " THEN r." + col + " ELSE t." + col + " END";
+      set += restore_column(col, values + op("?") + names + "[" + std::to_string(n + 1) + "]");
     }
   }
   // The values go through jsonb_populate_record of the table's row type:
