@@ -330,8 +330,9 @@ Statement claimed_active_query(const RunTable& table, const std::string& id_equa
 namespace {
 
 // ", col = the previous value if the history row recorded one, else as is".
-std::string restore_column(const std::string& col, const std::string& recorded) {
-  return ", " + col + " = CASE WHEN " + recorded + " THEN r." + col + " ELSE t." + col + " END";
+std::string restore_column(const std::string& col, const std::string& has_key, size_t n) {
+  return ", " + col + " = CASE WHEN " + has_key + "[" + std::to_string(n) + "] THEN r." + col +
+         " ELSE t." + col + " END";
 }
 
 }  // namespace
@@ -342,11 +343,11 @@ Statement undo_query(const RunTable& table, const std::string& id_equality, Quot
   const std::string values = b.bind(Slot::kPreviousValues);
   const auto columns = overwritten_columns(table);
   if (!columns.empty()) {
-    const std::string names = b.bind(Slot::kOverwrittenNames);
+    // The history row has a key: names[n] of the overwritten names.
+    const std::string has_key = values + op("?") + b.bind(Slot::kOverwrittenNames);
     for (size_t n = 0; n < columns.size(); ++n) {
-      const std::string col = b.ident(columns[n]);
       // Only keys the history row has: a column it did not record stays as is.
-      set += restore_column(col, values + op("?") + names + "[" + std::to_string(n + 1) + "]");
+      set += restore_column(b.ident(columns[n]), has_key, n + 1);
     }
   }
   // The values go through jsonb_populate_record of the table's row type:
