@@ -79,6 +79,11 @@ std::string dead_incarnations() {
          "$1 AND c.incarnation" + op("=") + "i.id)";
 }
 
+std::string table_claims() {
+  return "SELECT EXISTS (SELECT 1 FROM recovery.claims AS c WHERE c.run_table" + op("=") +
+         "$1), (" + dead_incarnations() + ")";
+}
+
 std::string any_ended_with_claims() {
   return std::string("SELECT 1 FROM ") + kTable + " WHERE NOT " + live() +
          " AND EXISTS (SELECT 1 FROM recovery.claims AS c WHERE c.incarnation" + op("=") +

@@ -34,6 +34,9 @@ std::string count_claims();
 // $1 table (regclass): jsonb text {"<id>": "<reason>"} of ended or lapsed
 // incarnations owning claims on the table (NULL when none).
 std::string dead_incarnations();
+// $1 table (regclass): one row, whether the table has claims (bool) and
+// dead_incarnations() of it: what the statements on the table need, in one look.
+std::string table_claims();
 // One row when an ended or lapsed incarnation owns a claim.
 std::string any_ended_with_claims();
 // $1 timestamptz: the earliest lease expiry after it of a live incarnation.

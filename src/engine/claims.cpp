@@ -171,6 +171,16 @@ bool table_has_claims(Oid relid) {
   return rows > 0;
 }
 
+TableClaims table_claims(Oid relid) {
+  TableClaims claims;
+  pg::as_recovery_owner([&] {
+    pg::execute(isql::table_claims(), {pg::param(REGCLASSOID, ObjectIdGetDatum(relid))}, false);
+    claims.any = pg::bool_value(0, 1);
+    if (auto ended = pg::optional_text_value(0, 2)) claims.ended = *ended;
+  });
+  return claims;
+}
+
 void forget(Oid relid, const std::vector<Datum>& run_ids) {
   if (run_ids.empty()) return;
   const std::vector<pg::Param> params = {

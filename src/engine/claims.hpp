@@ -36,6 +36,16 @@ bool backend_alive(int32 pid, TimestampTz started);
 // Whether any claim names the table (the engine then consults claims). Needs SPI.
 bool table_has_claims(Oid relid);
 
+// What the statements on table `relid` need of its claims, in one look:
+// whether it has any, and the ended or lapsed incarnations that own some, as
+// a jsonb object's text {"<incarnation>": "<reason>"} (instance_restarted,
+// instance_stopped, instance_gone). Needs SPI.
+struct TableClaims {
+  bool any = false;
+  std::string ended = "{}";
+};
+TableClaims table_claims(Oid relid);
+
 // Drops the claims of runs just recovered (text run ids). Needs SPI.
 void forget(Oid relid, const std::vector<Datum>& run_ids);
 

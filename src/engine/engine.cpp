@@ -59,14 +59,16 @@ void open_recover_cursor(std::optional<pg::Cursor>& cursor, const core::Statemen
                     [&] { cursor.emplace(statement.sql, params, false); });
 }
 
-core::Claims claims_of(const registry::Watched& w) {
-  return claims::table_has_claims(w.relid) ? core::Claims::kConsult : core::Claims::kIgnore;
-}
+// Whether the statements consult the table's claims, and the ended
+// incarnations among their owners. Read before the table's code runs.
+struct ClaimsView {
+  core::Claims claims = core::Claims::kIgnore;
+  std::string ended = "{}";
+};
 
-// $14: the ended incarnations owning claims on the table (none when claims
-// are not consulted). Read before the table's code runs.
-std::string ended_incarnations(const registry::Watched& w, core::Claims claims) {
-  return claims == core::Claims::kConsult ? instances::dead_incarnations(w.relid) : "{}";
+ClaimsView claims_of(const registry::Watched& w) {
+  const claims::TableClaims c = claims::table_claims(w.relid);
+  return {c.any ? core::Claims::kConsult : core::Claims::kIgnore, c.ended};
 }
 
 }  // namespace
@@ -113,8 +115,9 @@ void warn_future_activity(const registry::Watched& w, int level) {
 
 uint64 find_in_table(const registry::Watched& w, const Clock& clock, const RowSink& sink) {
   require_read(w, true);
-  const core::Claims claims = claims_of(w);
-  const std::string ended = ended_incarnations(w, claims);
+  const ClaimsView view = claims_of(w);
+  const core::Claims claims = view.claims;
+  const std::string& ended = view.ended;
   const core::Statement statement = core::find_query(w.table, claims, pg::quote_ident);
   const pg::ErrorContextLine context("recovery: finding stuck runs of table " + w.name);
   uint64 total = 0;
@@ -137,8 +140,9 @@ uint64 recover_table(const registry::Watched& w, const Clock& clock, std::option
                      const RowSink& sink) {
   const bool wants_rows = static_cast<bool>(sink);
   require_read(w, wants_rows);
-  const core::Claims claims = claims_of(w);
-  const std::string ended = ended_incarnations(w, claims);
+  const ClaimsView view = claims_of(w);
+  const core::Claims claims = view.claims;
+  const std::string& ended = view.ended;
   if (!may_update(w)) {
     // Nothing to do is not an error; stuck runs the caller may not fix are.
     uint64 stuck = 0;
@@ -190,8 +194,9 @@ uint64 recover_table(const registry::Watched& w, const Clock& clock, std::option
 
 TableStatus table_status(const registry::Watched& w, const Clock& clock) {
   TableStatus status;
-  const core::Claims claims = claims_of(w);
-  const std::string ended = ended_incarnations(w, claims);
+  const ClaimsView view = claims_of(w);
+  const core::Claims claims = view.claims;
+  const std::string& ended = view.ended;
   const core::Statement statement = core::stuck_summary_query(w.table, claims, pg::quote_ident);
   const pg::ErrorContextLine context("recovery: counting stuck runs of table " + w.name);
   with_lock_timeout([&] {

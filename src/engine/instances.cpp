@@ -174,18 +174,6 @@ std::optional<int64> live_incarnation(const std::string& token) {
   return inc->id;
 }
 
-std::string dead_incarnations(Oid relid) {
-  std::string map = "{}";
-  pg::as_recovery_owner([&] {
-    const uint64 rows = pg::execute(sql::dead_incarnations(),
-                                    {pg::param(REGCLASSOID, ObjectIdGetDatum(relid))}, false);
-    if (rows > 0) {
-      if (auto text = pg::optional_text_value(0, 1)) map = *text;
-    }
-  });
-  return map;
-}
-
 bool any_ended_with_claims() {
   uint64 rows = 0;
   pg::as_recovery_owner([&] { rows = pg::execute(sql::any_ended_with_claims(), {}, false); });

@@ -33,12 +33,6 @@ int32 stop(const std::string& token);
 // Needs SPI.
 std::optional<int64> live_incarnation(const std::string& token);
 
-// Ended or lapsed incarnations that own claims on table `relid`, as a jsonb
-// object's text {"<incarnation>": "<reason>"} (instance_restarted,
-// instance_stopped, instance_gone), for the engine's statements ($13).
-// Needs SPI.
-std::string dead_incarnations(Oid relid);
-
 // Whether an ended or lapsed incarnation still owns claims (the worker has
 // runs to recover). Needs SPI.
 bool any_ended_with_claims();

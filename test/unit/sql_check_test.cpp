@@ -123,6 +123,7 @@ TEST(SqlCheck, EveryInstanceAndClaimStatementIsQualified) {
       is::count_claims(),
       is::dead_incarnations(),
       is::any_ended_with_claims(),
+      is::table_claims(),
       is::next_expiry(),
       is::claim_upsert(),
       is::release_delete(),
