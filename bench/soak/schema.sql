@@ -13,6 +13,9 @@
 -- soak.app_runs is the app's own view of each of its runs, written by the app
 -- in the same transaction as the run itself. soak.transitions is written by a
 -- trigger on both tables: every INSERT/UPDATE with who made it.
+-- soak.incarnations is the app instances' own record (201_soak.pl drives
+-- them through PgBouncer): each incarnation, its heartbeats and its end,
+-- written in the same statement as the instance call.
 
 CREATE TABLE app_jobs (
     job_id       bigint      NOT NULL,
@@ -35,15 +38,39 @@ CREATE SEQUENCE soak.prospect_seq;
 CREATE TABLE soak.app_runs (
     n          bigint      PRIMARY KEY,   -- run id: 'A<n>' in A, <n> in B
     tbl        text        NOT NULL,      -- 'A' or 'B'
-    client     integer     NOT NULL,      -- pgbench client (-1: the crashed app's backlog)
+    client     integer     NOT NULL,      -- pgbench client (-1: the crashed app's backlog,
+                                          -- 100 + slot: an app instance's run)
     state      text        NOT NULL,      -- live | finished | abandoned | lost
     progress   integer     NOT NULL,      -- the app's last progress write
     activity   timestamptz NOT NULL,      -- the activity time the app last wrote
     status     text        NOT NULL,      -- the status the app last wrote
     finished   timestamptz,               -- the finished time the app wrote
-    changed_at timestamptz NOT NULL
+    changed_at timestamptz NOT NULL,
+    incarnation text,                     -- an app instance's run: soak.incarnations.label
+    claimed    boolean                    -- what its claim with the token returned
 );
 CREATE INDEX ON soak.app_runs (client, tbl, state);
+
+CREATE TABLE soak.incarnations (
+    label       text        PRIMARY KEY,  -- i<slot>.<n>: the slot's n-th incarnation
+    name        text        NOT NULL,     -- the instance name given to instance_start
+    slot        integer     NOT NULL,
+    token       text        NOT NULL,
+    lease       interval    NOT NULL,
+    started_at  timestamptz NOT NULL,     -- the instance_start statement's start
+    last_beat   timestamptz NOT NULL,     -- the start of the last heartbeat that said true
+    beats       integer     NOT NULL DEFAULT 0,
+    false_beats integer     NOT NULL DEFAULT 0,
+    fate        text,                     -- NULL: alive to the end; gone | restarted | stopped
+    died_at     timestamptz,              -- gone: last_beat + lease; else the ending statement's start
+    stop_claims integer                   -- what instance_stop returned
+);
+-- Each instance run with its incarnation and the reason its recovery must give.
+CREATE VIEW soak.instance_runs AS
+SELECT 'A' || a.n AS run_id, a.n, a.state, a.claimed, i.label, i.fate, i.died_at,
+       CASE i.fate WHEN 'gone' THEN 'instance_gone' WHEN 'restarted' THEN 'instance_restarted'
+                   WHEN 'stopped' THEN 'instance_stopped' END AS reason
+FROM soak.app_runs a JOIN soak.incarnations i ON i.label = a.incarnation;
 
 CREATE TABLE soak.transitions (
     id             bigserial   PRIMARY KEY,
@@ -62,6 +89,7 @@ CREATE TABLE soak.transitions (
     app            text        NOT NULL DEFAULT current_setting('application_name'),
     role           name        NOT NULL DEFAULT current_user,
     at             timestamptz NOT NULL DEFAULT now(),   -- the writer's transaction start
+    clock          timestamptz NOT NULL DEFAULT clock_timestamp(),   -- the write itself
     xid            xid8        NOT NULL DEFAULT pg_current_xact_id()
 );
 CREATE INDEX ON soak.transitions (tbl, run_id);

@@ -16,68 +16,12 @@ use Test::More;
 use Time::HiRes qw(time usleep);
 use RecoveryTap;
 
-my $pgbouncer = '/usr/sbin/pgbouncer';
-plan skip_all => "PgBouncer is not installed ($pgbouncer; apt-get install pgbouncer)" unless -x $pgbouncer;
+plan skip_all => "PgBouncer is not installed ($PGBOUNCER; apt-get install pgbouncer)" unless -x $PGBOUNCER;
 
 my $node = worker_node('pooled', conf => "recovery.naptime = 60\n");
 watch_seed($node, 'postgres');
 $node->safe_psql('postgres', q{SELECT recovery.run_worker_now()});
 wait_for($node, 'postgres', q{SELECT state = 'idle' FROM recovery.worker_status()}, 'worker idle');
-
-my @pidfiles;
-
-# Starts a PgBouncer in `mode` in front of the node; returns a node-like
-# object whose psql calls go through it.
-sub start_pgbouncer
-{
-	my ($mode) = @_;
-	my $dir = PostgreSQL::Test::Utils::tempdir();
-	my $port = PostgreSQL::Test::Cluster::get_free_port();
-	my $host = $node->host;
-	my $server_port = $node->port;
-	my $user = `id -un`;
-	chomp $user;
-	PostgreSQL::Test::Utils::append_to_file("$dir/users.txt", qq{"$user" ""\n});
-	PostgreSQL::Test::Utils::append_to_file(
-		"$dir/pgbouncer.ini", qq{[databases]
-postgres = host=$host port=$server_port dbname=postgres
-[pgbouncer]
-listen_addr = 127.0.0.1
-listen_port = $port
-unix_socket_dir =
-auth_type = trust
-auth_file = $dir/users.txt
-pool_mode = $mode
-default_pool_size = 1
-max_client_conn = 50
-server_reset_query = DISCARD ALL
-logfile = $dir/pgbouncer.log
-pidfile = $dir/pgbouncer.pid
-});
-	system($pgbouncer, '-q', '-d', "$dir/pgbouncer.ini") == 0 or die "pgbouncer did not start";
-	push @pidfiles, "$dir/pgbouncer.pid";
-	my $pooler = bless { %$node }, 'PostgreSQL::Test::Cluster';
-	$pooler->{_host} = '127.0.0.1';
-	$pooler->{_port} = $port;
-	for (1 .. 100)
-	{
-		last if $pooler->psql('postgres', 'SELECT 1') == 0;
-		usleep(100_000);
-	}
-	is($pooler->safe_psql('postgres', 'SELECT 1'), '1', "PgBouncer in $mode mode on port $port");
-	return $pooler;
-}
-
-sub stop_pgbouncers
-{
-	for my $pidfile (@pidfiles)
-	{
-		next unless -f $pidfile;
-		my $pid = slurp_file($pidfile);
-		chomp $pid;
-		kill 'TERM', $pid if $pid =~ /^\d+$/;
-	}
-}
 
 sub new_run { processing_run($node, @_) }
 
@@ -94,7 +38,7 @@ sub until_failed
 }
 
 # --- transaction mode ----------------------------------------------------
-my $tx = start_pgbouncer('transaction');
+my $tx = start_pgbouncer($node, 'transaction');
 
 # Two clients, one server backend.
 my $one = $tx->background_psql('postgres');
@@ -154,7 +98,7 @@ $node->safe_psql('postgres', q{SELECT recovery.release('qualification_runs', 'tr
 $one->quit;
 
 # --- session mode ----------------------------------------------------------
-my $session = start_pgbouncer('session');
+my $session = start_pgbouncer($node, 'session');
 my @elapsed;
 my $server_pid;
 for my $n (1 .. 3)
@@ -191,5 +135,3 @@ $next_client->quit;
 stop_pgbouncers();
 $node->stop;
 done_testing();
-
-END { stop_pgbouncers() }

@@ -9,13 +9,17 @@ use warnings FATAL => 'all';
 use Exporter 'import';
 use File::Basename qw(dirname);
 use JSON::PP ();
+use Time::HiRes qw(usleep);
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
 our @EXPORT = qw(app_node worker_node setup_app watch_seed add_runs wait_for
   parse_notifications agreement_mismatches sqlstate_of require_extension processing_run run_status
-  history_reasons);
+  history_reasons start_pgbouncer stop_pgbouncers $PGBOUNCER);
+
+# Debian's pgbouncer package.
+our $PGBOUNCER = '/usr/sbin/pgbouncer';
 
 # Skips the whole test file (plan skip_all: TAP reports it as skipped, with
 # the reason) when the PostgreSQL under test (pg_config on PATH) does not
@@ -175,6 +179,68 @@ sub history_reasons
 	my ($node, $id) = @_;
 	return $node->safe_psql('postgres', qq{SELECT string_agg(reason, ',') FROM recovery.history WHERE run_id = '$id'});
 }
+
+my @pgbouncer_pidfiles;
+
+# Starts a PgBouncer (Debian's, $PGBOUNCER) in pool mode $mode in front of
+# $node's database postgres, on a free localhost port, with
+# $opts{pool_size} server backends (1 by default); checks it answers, and
+# returns a node-like object whose psql calls go through it (its host and
+# port are the pooler's). stop_pgbouncers (also run at exit) stops them all.
+sub start_pgbouncer
+{
+	my ($node, $mode, %opts) = @_;
+	my $pool_size = $opts{pool_size} // 1;
+	my $dir = PostgreSQL::Test::Utils::tempdir();
+	my $port = PostgreSQL::Test::Cluster::get_free_port();
+	my $host = $node->host;
+	my $server_port = $node->port;
+	my $user = `id -un`;
+	chomp $user;
+	PostgreSQL::Test::Utils::append_to_file("$dir/users.txt", qq{"$user" ""\n});
+	PostgreSQL::Test::Utils::append_to_file(
+		"$dir/pgbouncer.ini", qq{[databases]
+postgres = host=$host port=$server_port dbname=postgres
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $port
+unix_socket_dir =
+auth_type = trust
+auth_file = $dir/users.txt
+pool_mode = $mode
+default_pool_size = $pool_size
+max_client_conn = 50
+server_reset_query = DISCARD ALL
+logfile = $dir/pgbouncer.log
+pidfile = $dir/pgbouncer.pid
+});
+	system($PGBOUNCER, '-q', '-d', "$dir/pgbouncer.ini") == 0 or die "pgbouncer did not start";
+	push @pgbouncer_pidfiles, "$dir/pgbouncer.pid";
+	my $pooler = bless { %$node }, 'PostgreSQL::Test::Cluster';
+	$pooler->{_host} = '127.0.0.1';
+	$pooler->{_port} = $port;
+	for (1 .. 100)
+	{
+		last if $pooler->psql('postgres', 'SELECT 1') == 0;
+		usleep(100_000);
+	}
+	is($pooler->safe_psql('postgres', 'SELECT 1'), '1', "PgBouncer in $mode mode on port $port");
+	return $pooler;
+}
+
+sub stop_pgbouncers
+{
+	for my $pidfile (@pgbouncer_pidfiles)
+	{
+		next unless -f $pidfile;
+		my $pid = slurp_file($pidfile);
+		chomp $pid;
+		kill 'TERM', $pid if $pid =~ /^\d+$/;
+	}
+	return;
+}
+
+END { stop_pgbouncers() }
 
 # The SQLSTATE of psql's error output (run with VERBOSITY verbose).
 sub sqlstate_of
