@@ -70,18 +70,34 @@ std::string count_claims() {
          op("=") + "$1";
 }
 
-std::string dead_incarnations() {
+std::string dead_incarnations(bool ended_only) {
   return "SELECT pg_catalog.jsonb_object_agg(i.id::pg_catalog.text, CASE WHEN i.end_reason" +
          op("=") + "'superseded' THEN 'instance_restarted' WHEN i.end_reason" + op("=") +
          "'stopped' THEN 'instance_stopped' ELSE 'instance_gone' END)::pg_catalog.text FROM " +
-         kTable + " WHERE NOT " + live() +
+         kTable + " WHERE " + (ended_only ? "i.ended_at IS NOT NULL" : "NOT " + live()) +
          " AND EXISTS (SELECT 1 FROM recovery.claims AS c WHERE c.run_table" + op("=") +
          "$1 AND c.incarnation" + op("=") + "i.id)";
 }
 
-std::string table_claims() {
+std::string end_lapsed() {
+  // The lapsed rows are locked first, skipping any a heartbeat holds: a
+  // renewal in flight wins, and one that comes later waits and finds the
+  // incarnation ended. The lock re-reads each row as last committed.
+  return "UPDATE recovery.instance_incarnations AS i SET ended_at = i.last_heartbeat_at" + op("+") +
+         "i.lease, end_reason = 'lapsed' FROM (SELECT l.id FROM " +
+         "recovery.instance_incarnations AS l WHERE l.ended_at IS NULL AND (l.last_heartbeat_at" +
+         op("+") + "l.lease)" + op("<") +
+         "pg_catalog.clock_timestamp() AND EXISTS (SELECT 1 FROM recovery.claims AS c WHERE "
+         "c.run_table" +
+         op("=") + "$1 AND c.incarnation" + op("=") +
+         "l.id) FOR NO KEY UPDATE OF l SKIP LOCKED) AS x WHERE i.id" + op("=") + "x.id";
+}
+
+std::string table_claims(bool ended_only) {
   return "SELECT EXISTS (SELECT 1 FROM recovery.claims AS c WHERE c.run_table" + op("=") +
-         "$1), (" + dead_incarnations() + ")";
+         "$1), EXISTS (SELECT 1 FROM recovery.claims AS c JOIN " + kTable + " ON i.id" + op("=") +
+         "c.incarnation WHERE c.run_table" + op("=") + "$1 AND i.ended_at IS NULL AND NOT " +
+         live() + "), (" + dead_incarnations(ended_only) + ")";
 }
 
 std::string any_ended_with_claims() {

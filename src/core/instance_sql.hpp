@@ -31,12 +31,18 @@ std::string renew();
 std::string stop();
 // $1 id: int4 count of its claims.
 std::string count_claims();
-// $1 table (regclass): jsonb text {"<id>": "<reason>"} of ended or lapsed
-// incarnations owning claims on the table (NULL when none).
-std::string dead_incarnations();
-// $1 table (regclass): one row, whether the table has claims (bool) and
+// $1 table (regclass): jsonb text {"<id>": "<reason>"} of ended (or, unless
+// `ended_only`, lapsed) incarnations owning claims on the table (NULL when
+// none).
+std::string dead_incarnations(bool ended_only);
+// $1 table (regclass): ends (end_reason 'lapsed') the lapsed incarnations
+// owning claims on the table whose rows no heartbeat holds: the fence a
+// recovery puts up before it fails their runs.
+std::string end_lapsed();
+// $1 table (regclass): one row, whether the table has claims (bool), whether
+// a lapsed incarnation not yet ended owns some (bool), and
 // dead_incarnations() of it: what the statements on the table need, in one look.
-std::string table_claims();
+std::string table_claims(bool ended_only);
 // One row when an ended or lapsed incarnation owns a claim.
 std::string any_ended_with_claims();
 // $1 timestamptz: the earliest lease expiry after it of a live incarnation.

@@ -171,12 +171,19 @@ bool table_has_claims(Oid relid) {
   return rows > 0;
 }
 
-TableClaims table_claims(Oid relid) {
+TableClaims table_claims(Oid relid, bool fence) {
   TableClaims claims;
+  const std::vector<pg::Param> table = {pg::param(REGCLASSOID, ObjectIdGetDatum(relid))};
   pg::as_recovery_owner([&] {
-    pg::execute(isql::table_claims(), {pg::param(REGCLASSOID, ObjectIdGetDatum(relid))}, false);
+    pg::execute(isql::table_claims(fence), table, false);
+    if (fence && pg::bool_value(0, 2)) {
+      // The fence is a statement of its own, so the read after it sees what
+      // it left (the renewals it yielded to included).
+      pg::execute(isql::end_lapsed(), table, false);
+      pg::execute(isql::table_claims(fence), table, false);
+    }
     claims.any = pg::bool_value(0, 1);
-    if (auto ended = pg::optional_text_value(0, 2)) claims.ended = *ended;
+    if (auto ended = pg::optional_text_value(0, 3)) claims.ended = *ended;
   });
   return claims;
 }

@@ -39,12 +39,15 @@ bool table_has_claims(Oid relid);
 // What the statements on table `relid` need of its claims, in one look:
 // whether it has any, and the ended or lapsed incarnations that own some, as
 // a jsonb object's text {"<incarnation>": "<reason>"} (instance_restarted,
-// instance_stopped, instance_gone). Needs SPI.
+// instance_stopped, instance_gone). With `fence` (a recovery), lapsed
+// incarnations are ended first and only ended ones count: a heartbeat in
+// flight keeps its incarnation (and its runs) alive, one that comes after
+// returns false. Needs SPI.
 struct TableClaims {
   bool any = false;
   std::string ended = "{}";
 };
-TableClaims table_claims(Oid relid);
+TableClaims table_claims(Oid relid, bool fence);
 
 // Drops the claims of runs just recovered (text run ids). Needs SPI.
 void forget(Oid relid, const std::vector<Datum>& run_ids);

@@ -60,14 +60,15 @@ void open_recover_cursor(std::optional<pg::Cursor>& cursor, const core::Statemen
 }
 
 // Whether the statements consult the table's claims, and the ended
-// incarnations among their owners. Read before the table's code runs.
+// incarnations among their owners (a recovery fences lapsed ones first:
+// claims::table_claims). Read before the table's code runs.
 struct ClaimsView {
   core::Claims claims = core::Claims::kIgnore;
   std::string ended = "{}";
 };
 
-ClaimsView claims_of(const registry::Watched& w) {
-  const claims::TableClaims c = claims::table_claims(w.relid);
+ClaimsView claims_of(const registry::Watched& w, bool fence = false) {
+  const claims::TableClaims c = claims::table_claims(w.relid, fence);
   return {c.any ? core::Claims::kConsult : core::Claims::kIgnore, c.ended};
 }
 
@@ -140,10 +141,11 @@ uint64 recover_table(const registry::Watched& w, const Clock& clock, std::option
                      const RowSink& sink) {
   const bool wants_rows = static_cast<bool>(sink);
   require_read(w, wants_rows);
-  const ClaimsView view = claims_of(w);
+  const bool may = may_update(w);
+  const ClaimsView view = claims_of(w, may);
   const core::Claims claims = view.claims;
   const std::string& ended = view.ended;
-  if (!may_update(w)) {
+  if (!may) {
     // Nothing to do is not an error; stuck runs the caller may not fix are.
     uint64 stuck = 0;
     with_table_code(w, [&] {

@@ -4,7 +4,9 @@
 # which wake it) or of the lease's end (it sleeps no longer), though its
 # naptime is 60 s. Heartbeats keep a long run alive past the timeout; a token
 # claim counts from commit and works from any connection; heartbeat says
-# false once the incarnation is over.
+# false once the incarnation is over, and a heartbeat in flight as the lease
+# runs out keeps the runs (recovery ends a lapsed incarnation first, skipping
+# one a heartbeat holds).
 use strict;
 use warnings;
 use FindBin;
@@ -173,6 +175,33 @@ like($err, qr/lease must be a positive interval/, 'a lease must be positive');
 like($err, qr/instance name is empty/, 'a name must not be empty');
 is(sql1(q{SELECT recovery.instance_heartbeat('not-a-token')}), 'f', 'an unknown token: heartbeat false');
 is(sql1(q{SELECT count(*) FROM recovery.instances WHERE name = 'web-1' AND state = 'alive'}), '1', 'one live incarnation per name');
+
+# 8. A heartbeat in flight when the lease runs out wins: recovery, which
+#    ends lapsed incarnations before it fails their runs, skips the row the
+#    heartbeat holds, and the incarnation lives on with its runs.
+my $fence_t0 = time;
+$token = sql1(q{SELECT recovery.instance_start('fence-1', '3 seconds')});
+new_run('fenced', '10 seconds');
+is(sql1(qq{SELECT recovery.claim('qualification_runs', 'fenced', '$token')}), 't', 'fence: run claimed by a 3 s lease');
+my $beat = $node->background_psql('postgres');
+usleep(2_000_000);
+# Renewed until 5 s from the start, but not committed before the 3 s are up.
+is($beat->query_safe(qq{BEGIN; SELECT recovery.instance_heartbeat('$token')}), 't',
+	'a heartbeat renews, its transaction still open');
+usleep(1_000_000 * ($fence_t0 + 3.4 - time)) if time < $fence_t0 + 3.4;    # the lease as committed ran out
+my ($fret, $fout, $ferr) = $node->psql('postgres',
+	q{SET statement_timeout = '5s'; SELECT count(*) FROM recovery.recover_stuck_runs('1 hour', NULL, 'qualification_runs')});
+is("$fret $fout", '0 0', 'a recovery meanwhile does not wait for it and recovers nothing') or diag $ferr;
+is(status_of('fenced'), 'PROCESSING', 'the run is still PROCESSING');
+$beat->query_safe('COMMIT');
+$beat->quit;
+usleep(500_000);    # the worker, woken by the lease's end, looks again
+is(status_of('fenced'), 'PROCESSING', 'after the heartbeat commits, still PROCESSING');
+is(sql1(q{SELECT count(*) FROM recovery.history WHERE run_id = 'fenced'}), '0', 'and no history row');
+is(sql1(qq{SELECT recovery.instance_heartbeat('$token')}), 't', 'the incarnation is alive: the next heartbeat is true');
+is(sql1(qq{SELECT recovery.instance_stop('$token')}), '1', 'its stop counts the run');
+until_failed('fenced', time);
+is(reason_of('fenced'), 'instance_stopped', 'which then is instance_stopped, not instance_gone');
 
 $node->stop;
 done_testing();
