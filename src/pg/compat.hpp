@@ -1,7 +1,7 @@
 // Every difference between the PostgreSQL majors recovery builds against
 // (15 and 18, see README, Install) lives here, behind PG_VERSION_NUM: the rest
 // of the code calls these and stays free of version tests. Included by
-// bridge/postgres.hpp, after PostgreSQL's headers.
+// pg/postgres.hpp, after PostgreSQL's headers.
 //
 // To support another major: build against it (make PG_CONFIG=...), and give
 // each call that no longer compiles a function here, named after what it does.
@@ -53,7 +53,7 @@ inline LocalPgBackendStatus* local_backend_status(int index) {
 #endif
 }
 
-// search_path inside a security-restricted operation (bridge/scope.hpp): 17
+// search_path inside a security-restricted operation (pg/scope.hpp): 17
 // has RestrictSearchPath(); before it, the same setting made by hand.
 inline void restrict_search_path() {
 #if PG_VERSION_NUM >= 170000
