@@ -101,34 +101,20 @@ std::string instant(const RunTable& table, const std::string& expr, TimeKind kin
   return "(" + expr + " AT TIME ZONE " + table.zone_literal + ")";
 }
 
+// An expression of `kind` for a result column the engine reads as a
+// timestamptz Datum: a plain timestamp holding UTC has the bits of its
+// instant already, so it goes as is (no AT TIME ZONE per row).
+std::string instant_bits(const RunTable& table, const std::string& expr, TimeKind kind) {
+  if (kind == TimeKind::kTimestamp && table.zone_literal == "'UTC'") return expr;
+  return instant(table, expr, kind);
+}
+
 // A time column as the kind `target` (only plain to timestamptz is needed:
 // mixed kinds compare as instants).
 std::string time_as(const RunTable& table, const TimeColumn& col, TimeKind target, Quoter quote,
                     const char* alias) {
   if (col.kind == target) return column(col.name, quote, alias);
   return instant(table, column(col.name, quote, alias), col.kind);
-}
-
-// The row as jsonb, its timestamps as UTC instants ending in Z (what
-// JavaScript's toISOString() prints), whatever the column type or TimeZone.
-std::string run_json(const RunTable& table, Quoter quote) {
-  std::string json = "pg_catalog.to_jsonb(t.*)";
-  constexpr size_t kPairsPerCall = 50;  // jsonb_build_object takes 100 arguments
-  for (size_t n = 0; n < table.time_columns.size(); ++n) {
-    const TimeColumn& col = table.time_columns[n];
-    if (n % kPairsPerCall == 0)
-      json += (n == 0 ? op("||") : ")" + op("||")) + "pg_catalog.jsonb_build_object(";
-    if (n % kPairsPerCall != 0) json += ", ";
-    // A plain timestamp that holds UTC already is its own UTC wall clock.
-    const bool utc_wall_clock = col.kind == TimeKind::kTimestamp && table.zone_literal == "'UTC'";
-    const std::string utc =
-        utc_wall_clock ? column(col.name, quote)
-                       : instant(table, column(col.name, quote), col.kind) + " AT TIME ZONE 'UTC'";
-    json += "$13[" + std::to_string(n + 1) + "], pg_catalog.to_char(" + utc +
-            ", 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')";
-  }
-  if (!table.time_columns.empty()) json += ")";
-  return json;
 }
 
 // The plain timeout rule; the whole predicate when no claims are consulted
@@ -206,15 +192,14 @@ std::string reported_reason(const std::string& reason, const std::string& action
 }
 
 // The seven leading result columns, with `status` naming where the status is
-// read; without `with_run`, run is NULL.
+// read. The run (column 5) is NULL here: the engine builds it from the row's
+// own columns, t.* at the end of the select list (engine/run_json.hpp).
 std::string result_columns(const RunTable& table, Quoter quote, const std::string& status,
-                           const std::string& reason, const std::string& action,
-                           bool with_run = true) {
+                           const std::string& reason, const std::string& action) {
   return column(table.id_column, quote) + "::pg_catalog.text, " + status + "::pg_catalog.text, " +
-         instant(table, column(table.started.name, quote), table.started.kind) + ", " +
-         instant(table, last_activity_expr(table, quote), last_activity_kind(table)) + ", " +
-         (with_run ? run_json(table, quote) : "NULL::pg_catalog.jsonb") + ", " +
-         reported_reason(reason, action) + ", " + action;
+         instant_bits(table, column(table.started.name, quote), table.started.kind) + ", " +
+         instant_bits(table, last_activity_expr(table, quote), last_activity_kind(table)) +
+         ", NULL::pg_catalog.jsonb, " + reported_reason(reason, action) + ", " + action;
 }
 
 }  // namespace
@@ -273,7 +258,7 @@ std::string index_statement(const RunTable& table, const std::string& index_name
 std::string find_query(const RunTable& table, Claims claims, Quoter quote) {
   return "SELECT " +
          result_columns(table, quote, column(table.status_column, quote), "r.reason", "r.action") +
-         " FROM " + stuck_from(table, claims, quote) + " WHERE " +
+         ", t.* FROM " + stuck_from(table, claims, quote) + " WHERE " +
          stuck_where(table, claims, quote) + " ORDER BY " + last_activity_expr(table, quote) +
          ", 1";
 }
@@ -347,8 +332,8 @@ std::string recover_query(const RunTable& table, Claims claims, Quoter quote, bo
          " LIMIT $5 FOR NO KEY UPDATE OF t SKIP LOCKED) UPDATE " + table.qualified_name +
          " AS t SET " + set + " FROM stuck AS s WHERE t.ctid" + op("=") +
          "s.run_ctid AND t.tableoid" + op("=") + "s.run_tableoid AND " + recheck + " RETURNING " +
-         result_columns(table, quote, "s.previous_status", "s.reason", "s.action", with_run) +
-         ", " + status + "::pg_catalog.text, s.previous_values";
+         result_columns(table, quote, "s.previous_status", "s.reason", "s.action") + ", " + status +
+         "::pg_catalog.text, s.previous_values" + (with_run ? ", t.*" : "");
 }
 
 std::string future_activity_query(const RunTable& table, Quoter quote) {

@@ -120,7 +120,8 @@ std::string last_activity_expr(const RunTable& table, Quoter quote);
 //   $9 max attempts (int4)
 //   $10 the table (regclass), to find its claims
 //   $12 the names of overwritten_columns() (text[])
-//   $13 the names of time_columns (text[])
+//   $13 the names of time_columns (text[]; no statement reads it since the
+//       run is built in C++, engine/run_json.hpp)
 //   $14 the ended incarnations that own claims, as jsonb text
 //       {"<incarnation id>": "<reason>"} (text; with claims consulted)
 //
@@ -134,15 +135,19 @@ std::string last_activity_expr(const RunTable& table, Quoter quote);
 //
 // Both select lists start with the same seven columns:
 //   run_id text, status text, started (timestamptz), last activity (timestamptz),
-//   run jsonb, reason text, action text
-// find_query returns them for every stuck row, oldest first.
+//   run (NULL jsonb: the engine builds it from the row), reason text, action text
+// find_query returns them for every stuck row, oldest first, then the row's
+// own columns (t.*, from column kFindRowColumn on).
+constexpr int kFindRowColumn = 8;
 std::string find_query(const RunTable& table, Claims claims, Quoter quote);
 
 // recover_query locks stuck rows (SKIP LOCKED), re-checks status and the
 // reason in the UPDATE itself, and returns the seven columns above for each
 // updated row (status being the previous one), then: new status text and the
-// previous values of the other columns it wrote (jsonb). Without `with_run`,
-// run is NULL: callers that discard the rows do not pay for the row as jsonb.
+// previous values of the other columns it wrote (jsonb), then with `with_run`
+// the row's own columns (t.*, from column kRecoverRowColumn on): callers that
+// discard the rows do not pay for the row.
+constexpr int kRecoverRowColumn = 10;
 std::string recover_query(const RunTable& table, Claims claims, Quoter quote, bool with_run = true);
 
 // The columns besides the status that recover_query may write (finished,

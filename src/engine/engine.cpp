@@ -7,6 +7,7 @@
 #include "engine/claims.hpp"
 #include "engine/history.hpp"
 #include "engine/instances.hpp"
+#include "engine/run_json.hpp"
 #include "settings/settings.hpp"
 
 extern "C" {
@@ -40,8 +41,10 @@ TimestampTz minus(TimestampTz now, const Interval& span) {
   });
 }
 
-// Reads the seven leading result columns of find_query/recover_query.
-RunRow read_row(const registry::Watched& table, const Clock& clock, uint64 row) {
+// Reads the seven leading result columns of find_query/recover_query; the
+// run from the row's own columns when `run` is given.
+RunRow read_row(const registry::Watched& table, const Clock& clock, uint64 row,
+                RunJson* run = nullptr) {
   RunRow r;
   r.table = &table;
   bool is_null = false;
@@ -49,7 +52,7 @@ RunRow read_row(const registry::Watched& table, const Clock& clock, uint64 row) 
   r.status = pg::value(row, 2, &is_null);
   r.started_at = pg::value(row, 3, &r.started_at_null);
   r.last_activity_at = pg::value(row, 4, &is_null);
-  r.run = pg::value(row, 5, &is_null);
+  r.run = run != nullptr ? run->build(row) : pg::value(row, 5, &is_null);
   r.reason = pg::value(row, 6, &is_null);
   r.action = pg::value(row, 7, &is_null);
   r.stuck_minutes = core::whole_minutes(clock.now, DatumGetTimestampTz(r.last_activity_at));
@@ -175,10 +178,14 @@ uint64 find_in_table(const registry::Watched& w, const Clock& clock, const RowSi
     // The values go through the table's types' input functions: table code too.
     const std::vector<pg::Param> params = statement_params(w, clock, std::nullopt, ended);
     pg::Cursor cursor(sql, params, false);
+    RunJson run(core::kFindRowColumn, w.time_zone);
+    pg::ScratchContext scratch;  // the runs built: per chunk (the sink copies them)
     for (;;) {
       const uint64 rows = cursor.fetch(kChunkRows);
       if (rows == 0) break;
-      for (uint64 row = 0; row < rows; ++row) sink(read_row(w, clock, row));
+      scratch.run([&] {
+        for (uint64 row = 0; row < rows; ++row) sink(read_row(w, clock, row, &run));
+      });
       total += rows;
     }
     cursor.close();
@@ -216,14 +223,15 @@ uint64 recover_table(const registry::Watched& w, const Clock& clock, std::option
       const std::vector<pg::Param> params = statement_params(w, clock, limit, ended);
       std::optional<pg::Cursor> cursor;
       open_recover_cursor(cursor, sql, params);
-      pg::ScratchContext scratch;  // history arrays and payloads: per chunk
+      RunJson run(core::kRecoverRowColumn, w.time_zone);
+      pg::ScratchContext scratch;  // history arrays, payloads and runs: per chunk
       for (;;) {
         const uint64 rows = cursor->fetch(kChunkRows);
         if (rows == 0) break;
         scratch.run([&] {
           history::Chunk history;
           for (uint64 row = 0; row < rows; ++row) {
-            RunRow r = read_row(w, clock, row);
+            RunRow r = read_row(w, clock, row, wants_rows ? &run : nullptr);
             bool is_null = false;
             r.new_status = pg::value(row, 8, &is_null);
             r.previous_values = pg::value(row, 9, &is_null);
