@@ -70,9 +70,10 @@ function quantile(xs, q) {
 const median = (xs) => quantile(xs, 0.5);
 function fmt(ms) {
   if (!Number.isFinite(ms)) return 'n/a';
-  if (ms >= 100) return ms.toFixed(0);
-  if (ms >= 10) return ms.toFixed(1);
-  if (ms >= 1) return ms.toFixed(2);
+  const a = Math.abs(ms);
+  if (a >= 100) return ms.toFixed(0);
+  if (a >= 10) return ms.toFixed(1);
+  if (a >= 1) return ms.toFixed(2);
   return ms.toFixed(3);
 }
 function fmtx(r) {
@@ -107,28 +108,52 @@ const Q = {
   recoverHandBody: sqlFile('recover_hand'),
   recoverSeed: sqlFile('recover_seed'),
 };
-// What each part of the same work costs: the hand-written statement run raw
-// (planned as bench.recover_hand() is), and again with one part left out.
-// The markers are checked, so an edit of recover_hand.sql cannot silently
-// leave a variant unchanged.
+// The minimal statement with the same guarantees (bench/sql/recover_min.sql,
+// issue 12 point 5): no rows back, history with a primary key only. What each
+// part costs: the minimal statement again with one part changed (the parts
+// of recovery.history's indexes, NOTIFY, the lock pass, previous_values), and
+// with the recovered rows returned as the extension returns them (run jsonb
+// with Z instants), without the Z formatting, without the run. Each is run as
+// a SQL function planned as bench.recover_hand() is (see generate()). The
+// markers are checked, so an edit of recover_min.sql cannot silently leave a
+// variant unchanged.
 function without(sql, from, to, put = '') {
   const i = sql.indexOf(from);
   const j = to === null ? sql.length : sql.indexOf(to, i + from.length);
-  if (i < 0 || j < 0) throw new Error(`recover_hand.sql: cannot find ${JSON.stringify(from)}`);
+  if (i < 0 || j < 0) throw new Error(`cannot find ${JSON.stringify(from)}`);
   return sql.slice(0, i) + put + sql.slice(j);
 }
+function historyIn(sql, table) {
+  if (!sql.includes('INSERT INTO bench.history_min ')) throw new Error('recover_min.sql: no INSERT INTO bench.history_min');
+  return sql.replace('INSERT INTO bench.history_min ', `INSERT INTO ${table} `);
+}
+const minBody = bare(sqlFile('recover_min'));
 const handBody = bare(Q.recoverHandBody);
-const HAND_PARTS = {
-  handRaw: handBody,
-  handNoHistory: without(handBody, '), history AS (', '\nSELECT ', ')'),
-  handNoNotify: without(handBody, '\nCROSS JOIN LATERAL (', null),
-  handNoRun: without(handBody, 'to_jsonb(t) ||', ' AS run,', 'NULL::jsonb'),
-  handNoLock: without(handBody, '\n  FOR NO KEY UPDATE OF t SKIP LOCKED', '\n)'),
+const minRowsBody = handBody.replace('INSERT INTO bench.history ', 'INSERT INTO bench.history_min ');
+if (minRowsBody === handBody) throw new Error('recover_hand.sql: no INSERT INTO bench.history');
+// name: [function body, returns the rows (else one count)]
+const MIN_VARIANTS = {
+  recover_min: [minBody, false],
+  min_ext_indexes: [historyIn(minBody, 'bench.history'), false],
+  min_old_indexes: [historyIn(minBody, 'bench.history_btrees'), false],
+  min_recovered_btree: [historyIn(minBody, 'bench.history_recovered_btree'), false],
+  min_recovered_brin: [historyIn(minBody, 'bench.history_recovered_brin'), false],
+  min_run_btree: [historyIn(minBody, 'bench.history_run_btree'), false],
+  min_run_hash: [historyIn(minBody, 'bench.history_run_hash'), false],
+  min_table_btree: [historyIn(minBody, 'bench.history_table_btree'), false],
+  min_no_notify: [without(minBody, '\nCROSS JOIN LATERAL (', null), false],
+  min_no_lock: [without(minBody, '\n  FOR NO KEY UPDATE OF t SKIP LOCKED', '\n)'), false],
+  min_no_previous: [without(minBody, "jsonb_build_object('completedAt', t.\"completedAt\")", ' AS previous_values', 'NULL::jsonb'), false],
+  min_rows: [minRowsBody, true],
+  min_rows_no_z: [without(minRowsBody, 'to_jsonb(t) ||', ' AS run,', 'to_jsonb(t)'), true],
+  min_rows_no_run: [without(minRowsBody, 'to_jsonb(t) ||', ' AS run,', 'NULL::jsonb'), true],
 };
-const tidJoinTxn = (sql) => ({
-  cmds: ['BEGIN;', 'SET LOCAL enable_hashjoin = off;', 'SET LOCAL enable_mergejoin = off;', `${sql};`, 'ROLLBACK;'],
-  at: 3,
-});
+Q.recoverMin = 'SELECT * FROM bench.recover_min();';
+Q.recoverMinBody = sqlFile('recover_min');
+Q.recoverMinRows = 'SELECT * FROM bench.min_rows();';
+// The extension without rows back: recover_each_table (one row per table,
+// as the worker calls engine::recover_table, with an empty sink).
+Q.recoverExtNoRows = "SELECT * FROM recovery.recover_each_table('30 minutes');";
 
 // The same outputs computed and turned to text inside the server, nothing
 // sent: the planner cannot skip a column of row::text.
@@ -256,6 +281,14 @@ async function generate(db, rows, stuck) {
                    recovered_at timestamptz, run jsonb, action text)
     LANGUAGE sql SET enable_hashjoin = off SET enable_mergejoin = off
     AS $hand$ ${bare(Q.recoverHandBody)} $hand$`);
+  for (const [name, [body, rows]] of Object.entries(MIN_VARIANTS)) {
+    await q(db, `CREATE FUNCTION bench.${name}()
+      RETURNS TABLE (${rows ? `run_table text, run_id text, previous_status text, new_status text,
+                     started_at timestamptz, stuck_minutes integer, reason text,
+                     recovered_at timestamptz, run jsonb, action text` : 'recovered bigint'})
+      LANGUAGE sql SET enable_hashjoin = off SET enable_mergejoin = off
+      AS $min$ ${body} $min$`);
+  }
   note(`  generated ${db}: ${rows} runs, ${stuck} stuck, ${LIVE} live (${((Date.now() - t) / 1000).toFixed(1)} s)`);
 }
 
@@ -268,7 +301,9 @@ async function prepare(db, stuck) {
   }
 }
 async function vacuum(db) {
-  await q(db, 'VACUUM qualification_runs, recovery.history, bench.history');
+  await q(db, `VACUUM qualification_runs, recovery.history, bench.history, bench.history_min,
+    bench.history_recovered_btree, bench.history_recovered_brin, bench.history_run_btree,
+    bench.history_run_hash, bench.history_table_btree, bench.history_btrees`);
 }
 // Stuck runs must not change during a scenario (every timed change is rolled
 // back); a recovery worker committing recoveries would make the numbers moot.
@@ -299,8 +334,10 @@ async function environment(db) {
   say(`- machine: ${os.cpus().length} CPUs (nproc ${run('nproc', []).trim()}), ${cpu}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB RAM, load average at start ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
   say(`- ${(await one(db, 'SELECT version() AS v')).v}`);
   const ext = await one(db, "SELECT default_version AS extversion FROM pg_available_extensions WHERE name = 'recovery'");
-  const so = fs.statSync(run(path.join(PGBIN, 'pg_config'), ['--pkglibdir']).trim() + '/recovery.so');
-  say(`- recovery ${ext.extversion}, recovery.so of ${so.mtime.toISOString().replace('T', ' ').replace(/\..*/, '')} UTC; node-postgres ${JSON.parse(fs.readFileSync(path.join(HERE, 'node_modules', 'pg', 'package.json'))).version}`);
+  // bench/run --private: the private tree's pg_config (scripts/lib.sh with_cluster exports PG_CONFIG).
+  const pgConfig = process.env.PG_CONFIG && fs.existsSync(process.env.PG_CONFIG) ? process.env.PG_CONFIG : path.join(PGBIN, 'pg_config');
+  const so = fs.statSync(run(pgConfig, ['--pkglibdir']).trim() + '/recovery.so');
+  say(`- recovery ${ext.extversion}, ${pgConfig.startsWith('/usr/lib/') ? 'installed' : 'private tree (bench/run --private)'}, recovery.so of ${so.mtime.toISOString().replace('T', ' ').replace(/\..*/, '')} UTC; node-postgres ${JSON.parse(fs.readFileSync(path.join(HERE, 'node_modules', 'pg', 'package.json'))).version}`);
   say(`- data: the seed's schema (demo/seed-schema.sql); each data set has ${LIVE} live runs (active, activity seconds ago) and N stuck runs (active, last activity 1 h to 90 days ago, spread over the table); the rest COMPLETED/FAILED. Partial index \`qualification_runs_stuck_idx ON ((GREATEST("createdAt","updatedAt"))) WHERE status IN ('PENDING','PROCESSING')\`.`);
   say(`- timing: pgbench -r per-statement latency (all rows returned to pgbench), every variant warmed up then timed once per repetition in a rotated order; ratios are medians of per-repetition ratios. Changes run in BEGIN … ROLLBACK (BEGIN/ROLLBACK not timed), VACUUM between repetitions.`);
   say();
@@ -367,8 +404,10 @@ async function checks(db, stuck) {
   const re = (await c.query(Q.recoverExt)).rows.sort(byId);
   await c.query('ROLLBACK TO SAVEPOINT s');
   const rh = (await c.query(Q.recoverHand)).rows.sort(byId);
+  await c.query('ROLLBACK TO SAVEPOINT s');
+  const rm = (await c.query(Q.recoverMinRows)).rows.sort(byId);
   await c.query('ROLLBACK');
-  say(`- recover: extension and hand-written statement return the same ${re.length} rows: ${same(re, rh) ? 'yes' : '**NO**'}`);
+  say(`- recover: extension, hand-written statement and minimal statement with rows return the same ${re.length} rows: ${same(re, rh) && same(re, rm) ? 'yes' : '**NO**'}`);
 
   // History rows and notifications, committed for real, then put back.
   const listener = new pg.Client({ database: db });
@@ -382,7 +421,9 @@ async function checks(db, stuck) {
       payload ??= m.payload;
     };
     listener.on('notification', on);
-    const rows = (await c.query(sql)).rowCount;
+    const res = await c.query(sql);
+    // The minimal statement returns one row: how many it recovered.
+    const rows = res.fields.length === 1 && res.fields[0].name === 'recovered' ? Number(res.rows[0].recovered) : res.rowCount;
     const h = Number((await one(db, `SELECT count(*) AS n FROM ${history}`)).n);
     // One history row, less what differs between two calls.
     const sample = (await one(db, `SELECT to_jsonb(h) - 'id' - 'recovered_at' - 'stuck_minutes' - 'application_name' AS j FROM ${history} h ORDER BY run_id LIMIT 1`))?.j;
@@ -394,7 +435,9 @@ async function checks(db, stuck) {
   };
   const ce = await count(Q.recoverExt, 'recovery.history');
   const ch = await count(Q.recoverHand, 'bench.history');
-  say(`- committed recover: extension ${ce.rows} runs, ${ce.h} history rows, ${ce.n} notifications; hand-written ${ch.rows} runs, ${ch.h} history rows, ${ch.n} notifications; payloads alike: ${ce.payload !== null && Object.keys(JSON.parse(ce.payload)).join() === Object.keys(JSON.parse(ch.payload)).join() ? 'yes' : '**NO**'}; history rows alike: ${ce.sample === ch.sample ? 'yes' : `**NO** (${ce.sample} vs ${ch.sample})`}`);
+  const cm = await count(Q.recoverMin, 'bench.history_min');
+  const keys = (x) => (x.payload === null ? null : Object.keys(JSON.parse(x.payload)).join());
+  say(`- committed recover: extension ${ce.rows} runs, ${ce.h} history rows, ${ce.n} notifications; hand-written ${ch.rows} runs, ${ch.h} history rows, ${ch.n} notifications; minimal ${cm.rows} runs, ${cm.h} history rows, ${cm.n} notifications; payloads alike: ${keys(ce) !== null && keys(ce) === keys(ch) && keys(ce) === keys(cm) ? 'yes' : '**NO**'}; history rows alike: ${ce.sample === ch.sample && ce.sample === cm.sample ? 'yes' : `**NO** (${ce.sample} vs ${ch.sample} vs ${cm.sample})`}`);
   await listener.end();
   const workers = await q(db, "SELECT pid FROM pg_stat_activity WHERE backend_type = 'recovery worker'");
   say(`- recovery worker processes running: ${workers.rowCount} (bench/run starts the cluster with recovery.enabled = off; each scenario checks that the stuck runs did not change under it)`);
@@ -502,17 +545,59 @@ async function appLoop(c, { autocommit = false } = {}) {
   return { ms, n: rows.length };
 }
 
+// Backend CPU time (ms) of each variant of one repetition: the same command
+// groups run by node on its own connection, each warmed up, then each timed
+// in the rotated order, the `at` command bracketed by the backend's
+// /proc/<pid>/schedstat (nanoseconds on a CPU): time spent waiting for a core
+// on a shared machine does not count. Rows are read by the client, as
+// pgbench reads them. null when /proc/<pid>/schedstat cannot be read.
+async function cpuRep(c, pid, variants, rep) {
+  const file = `/proc/${pid}/schedstat`;
+  if (!fs.existsSync(file)) return null;
+  const cpu = () => Number(fs.readFileSync(file, 'utf8').split(' ')[0]) / 1e6;
+  const group = async (g) => {
+    let ms = NaN;
+    for (let i = 0; i < g.cmds.length; i++) {
+      if (i !== g.at) {
+        await c.query(g.cmds[i]);
+        continue;
+      }
+      const c0 = cpu();
+      await c.query(g.cmds[i]);
+      ms = cpu() - c0;
+    }
+    return ms;
+  };
+  const keys = Object.keys(variants);
+  for (const k of keys) await group(variants[k]);
+  const out = {};
+  for (const k of rotate(keys, rep)) out[k] = await group(variants[k]);
+  return out;
+}
+
 async function scenarioB(db, rows, stuck) {
   const reps = CFG.reps.B;
   note(`B. recover ${stuck} stuck runs of ${human(rows)}, ${reps} repetitions ... [${elapsed()}]`);
   await prepare(db, stuck);
   const loopClient = new pg.Client({ database: db, application_name: 'bench-app-loop' });
   await loopClient.connect();
+  const cpuClient = new pg.Client({ database: db, application_name: 'bench-cpu' });
+  await cpuClient.connect();
+  const cpuPid = (await cpuClient.query('SELECT pg_backend_pid() AS pid')).rows[0].pid;
   const warm = await appLoop(loopClient);
   if (warm.n !== stuck) throw new Error(`app loop found ${warm.n} stuck runs, expected ${stuck}`);
   await vacuum(db);
-  const variants = { ext: inTxn(Q.recoverExt), hand: inTxn(Q.recoverHand), bare: inTxn(Q.recoverSeed) };
-  for (const [k, sql] of Object.entries(HAND_PARTS)) variants[k] = tidJoinTxn(sql);
+  const variants = {
+    ext: inTxn(Q.recoverExt),
+    extNoRows: inTxn(Q.recoverExtNoRows),
+    bare: inTxn(Q.recoverSeed),
+    hand: inTxn(Q.recoverHand),
+    min: inTxn(Q.recoverMin),
+    minRows: inTxn(Q.recoverMinRows),
+  };
+  for (const name of Object.keys(MIN_VARIANTS)) {
+    if (name !== 'recover_min' && name !== 'min_rows') variants[name] = inTxn(`SELECT * FROM bench.${name}();`);
+  }
   const loopAuto = async () => {
     const l = await appLoop(loopClient, { autocommit: true });
     if (l.n !== stuck) throw new Error(`app loop (autocommit) found ${l.n} stuck runs, expected ${stuck}`);
@@ -520,42 +605,77 @@ async function scenarioB(db, rows, stuck) {
     await prepare(db, stuck);
   };
   for (let r = 0; r < reps; r++) {
-    // pgbench's variants, the loop in one transaction, the autocommit loop:
-    // in a rotated order.
+    // pgbench's variants, the same timed for backend CPU, the loop in one
+    // transaction, the autocommit loop: in a rotated order.
     const steps = [
       async () => {
         const ms = pgbenchRep(db, variants, r);
         for (const [k, v] of Object.entries(ms)) record('B', k, v);
       },
+      async () => {
+        await vacuum(db);
+        const ms = await cpuRep(cpuClient, cpuPid, variants, r);
+        for (const [k, v] of Object.entries(ms ?? {})) record('Bcpu', k, v);
+      },
       async () => record('B', 'loop', (await appLoop(loopClient)).ms),
       loopAuto,
     ];
-    for (const step of rotate(steps, r)) await step();
-    await vacuum(db);
+    for (const step of rotate(steps, r)) {
+      await step();
+      await vacuum(db);
+    }
   }
   await loopClient.end();
+  await cpuClient.end();
   await checkUnchanged(db, stuck, 'B');
   const s = samples.B;
+  const sc = samples.Bcpu ?? {};
   const n = human(rows);
-  tableRow('B recover', '`recovery.recover_stuck_runs(\'30 minutes\')`, rows to client', n, s.ext, '1');
-  tableRow('B recover', 'hand-written: one statement, CTEs (SKIP LOCKED, re-check, history, pg_notify)', n, s.hand, `ext/hand ${fmtx(ratio(s.ext, s.hand))}`);
-  tableRow('B recover', "seed's bare UPDATE (floor: no history, no notify, no rows back)", n, s.bare, `ext/bare ${fmtx(ratio(s.ext, s.bare))}`);
+  // "a/b 1.23x (CPU 1.20x)": wall-clock ratio of pgbench's timings, then the backend CPU one.
+  const both = (a, b, label) => `${label} ${fmtx(ratio(s[a], s[b]))}${sc[a] ? ` (CPU ${fmtx(ratio(sc[a], sc[b]))})` : ''}`;
+  const cpuCol = (k) => (sc[k] ? `; CPU ${fmt(median(sc[k]))} ms` : '');
+  // What a part costs: the median of per-repetition differences to `base`.
+  const cost = (k, base, label) => `${label}: ${fmt(median(s[k].map((v, i) => v - s[base][i])))} ms` +
+    (sc[k] ? ` (CPU ${fmt(median(sc[k].map((v, i) => v - sc[base][i])))} ms)` : '');
+  tableRow('B recover', '`recovery.recover_stuck_runs(\'30 minutes\')`, rows to client', n, s.ext, `1${cpuCol('ext')}`);
+  tableRow('B recover', "seed's bare UPDATE (floor: no history, no notify, no rows back)", n, s.bare, `${both('ext', 'bare', 'ext/bare')}${cpuCol('bare')}`);
+  tableRow('B recover', 'minimal statement, rows to client: `recover_min.sql` returning the extension\'s rows (run jsonb, Z instants)', n, s.minRows, `${both('ext', 'minRows', 'ext/minimal')}${cpuCol('minRows')}`);
+  tableRow('B recover', 'hand-written: one statement, CTEs (SKIP LOCKED, re-check, history with recovery.history\'s indexes, pg_notify)', n, s.hand, `${both('ext', 'hand', 'ext/hand')}${cpuCol('hand')}`);
+  tableRow('B recover', "`recovery.recover_each_table('30 minutes')`: no rows back (one per table; the worker's path)", n, s.extNoRows, `${both('extNoRows', 'bare', 'no rows/bare')}${cpuCol('extNoRows')}`);
+  tableRow('B recover', 'minimal statement (`recover_min.sql`: SKIP LOCKED, re-check, history with a primary key only, pg_notify; returns a count)', n, s.min, `${both('extNoRows', 'min', 'no rows/minimal')}; ${both('min', 'bare', 'minimal/bare')}${cpuCol('min')}`);
   tableRow('B recover', 'app-style loop, node-postgres: SELECT, then 1 UPDATE per run, each committed (as the seed script)', n, s.loopAuto, `loop/ext ${fmtx(ratio(s.loopAuto, s.ext))}`);
   tableRow('B recover', 'the same loop inside one transaction (its lower bound)', n, s.loop, `loop/ext ${fmtx(ratio(s.loop, s.ext))}`);
-  // Per-repetition differences: the variants of one repetition ran side by side.
-  const cost = (k) => fmt(median(s.handRaw.map((v, i) => v - s[k][i])));
-  tableRow('B recover', 'hand-written statement run raw (base of the rows below) (info)', n, s.handRaw, `hand/raw ${fmtx(ratio(s.hand, s.handRaw))}`);
-  tableRow('B recover', '… without the history rows (info)', n, s.handNoHistory, `history rows: ${cost('handNoHistory')} ms`);
-  tableRow('B recover', '… without pg_notify (info)', n, s.handNoNotify, `NOTIFY: ${cost('handNoNotify')} ms`);
-  tableRow('B recover', '… without the row as jsonb (info)', n, s.handNoRun, `to_jsonb(run): ${cost('handNoRun')} ms`);
-  tableRow('B recover', '… without the SKIP LOCKED lock pass (info)', n, s.handNoLock, `lock pass: ${cost('handNoLock')} ms`);
+  // The parts, each a variant of the minimal statement timed beside it.
+  const part = (k, label, what) => tableRow('B part', label, n, s[k], cost(k, 'min', what));
+  part('min_ext_indexes', "… history with recovery.history's indexes (BRIN recovered_at, hash run_id, b-tree (run_table_oid, recovered_at) partial)", 'these indexes');
+  part('min_old_indexes', '… history with the indexes before (b-trees: recovered_at; run_table, run_id; run_table_oid, recovered_at partial)', 'the old indexes');
+  part('min_recovered_btree', '… history + b-tree (recovered_at)', 'b-tree recovered_at');
+  part('min_recovered_brin', '… history + BRIN (recovered_at)', 'BRIN recovered_at');
+  part('min_run_btree', '… history + b-tree (run_table, run_id)', 'b-tree run');
+  part('min_run_hash', '… history + hash (run_id)', 'hash run_id');
+  part('min_table_btree', '… history + b-tree (run_table_oid, recovered_at) WHERE undo_of IS NULL', 'b-tree table');
+  part('min_no_notify', '… without pg_notify', 'NOTIFY');
+  part('min_no_lock', '… without the SKIP LOCKED lock pass', 'lock pass');
+  part('min_no_previous', '… without previous_values (jsonb_build_object)', 'previous_values');
+  tableRow('B part', "… returning the extension's rows: run as to_jsonb(t) with Z instants (`minimal, rows to client` above)", n, s.minRows, cost('minRows', 'min', 'rows with run'));
+  tableRow('B part', '… the same rows, run as plain to_jsonb(t) (no Z)', n, s.min_rows_no_z, cost('minRows', 'min_rows_no_z', 'Z formatting (3 to_char, ||)'));
+  tableRow('B part', '… the same rows without run', n, s.min_rows_no_run, `${cost('min_rows_no_z', 'min_rows_no_run', 'to_jsonb(t)')}; ${cost('min_rows_no_run', 'min', 'rows without run')}`);
+  tableRow('B part', 'extension: rows to client (recover_stuck_runs) vs none (recover_each_table)', n, s.ext, cost('ext', 'extNoRows', 'rows with run (built in C++)'));
   const r1 = ratio(s.ext, s.hand);
   target(`B: recover vs same-work hand-written SQL (${n})`, '≤ 1.2x', fmtx(r1), r1 <= 1.2);
   const r2 = ratio(s.loopAuto, s.ext);
   const r3 = ratio(s.loop, s.ext);
   target(`B: recover vs one-by-one loop, autocommit (${n})`, '≥ 20x faster', `${fmtx(r2)} faster`, r2 >= 20);
   target(`B: recover vs one-by-one loop in one transaction (${n})`, '≥ 20x faster', `${fmtx(r3)} faster`, r3 >= 20);
-  target(`B: recover vs seed's bare UPDATE (${n})`, '(printed)', `${fmtx(ratio(s.ext, s.bare))} the bare UPDATE's time`, null);
+  const cpuOf = (a, b) => (sc[a] ? ` (CPU ${fmtx(ratio(sc[a], sc[b]))})` : '');
+  const rb = ratio(s.ext, s.bare);
+  target(`B: recover_stuck_runs vs seed's bare UPDATE, rows to client (${n})`, '≤ 2.0x', `${fmtx(rb)}${cpuOf('ext', 'bare')}`, rb <= 2);
+  const rm = ratio(s.ext, s.minRows);
+  target(`B: recover_stuck_runs vs the minimal statement, rows to client (${n})`, '≤ 1.1x', `${fmtx(rm)}${cpuOf('ext', 'minRows')}`, rm <= 1.1);
+  const nb = ratio(s.extNoRows, s.bare);
+  target(`B: no rows back (recover_each_table, the worker's path) vs seed's bare UPDATE (${n})`, '≤ 2.0x', `${fmtx(nb)}${cpuOf('extNoRows', 'bare')}`, nb <= 2);
+  const nm = ratio(s.extNoRows, s.min);
+  target(`B: no rows back vs the minimal statement (${n})`, '≤ 1.1x', `${fmtx(nm)}${cpuOf('extNoRows', 'min')}`, nm <= 1.1);
 }
 
 // C. idle cycle
@@ -829,7 +949,9 @@ async function findServerLog(db) {
   const dir = (await one(db, 'SHOW data_directory')).data_directory;
   const m = /^(.*)\/data\/(\d+)\/([^/]+)$/.exec(dir);
   const f = m && path.join(m[1], 'log', `postgresql-${m[2]}-${m[3]}.log`);
-  serverLog = f && fs.existsSync(f) ? f : null;
+  // bench/run --private: scripts/lib.sh with_cluster logs to server.log beside data/.
+  const g = path.join(path.dirname(dir), 'server.log');
+  serverLog = f && fs.existsSync(f) ? f : fs.existsSync(g) ? g : null;
 }
 // The memory-context dumps of `pid` written since byte `from`: the one with
 // the largest grand total, summarized by context name.

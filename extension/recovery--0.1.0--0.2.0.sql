@@ -200,6 +200,17 @@ COMMENT ON FUNCTION recovery.claim IS 'This session (or the incarnation whose to
 CREATE INDEX history_table_recovered_at_idx ON recovery.history (run_table_oid, recovered_at)
     WHERE undo_of IS NULL;
 
+-- History indexes, each for a reader, each paid by every recovered run
+-- (bench/RESULTS.md, "Recovery at the cost of the UPDATE"): recovered_at is
+-- BRIN (rows arrive in time order; prune_history and time windows read
+-- ranges of it), run_id a hash index (undo's check for a later recovery of
+-- the run, and lookups of one run's history by id).
+DROP INDEX recovery.history_recovered_at_idx;
+DROP INDEX recovery.history_run_idx;
+CREATE INDEX history_recovered_at_idx ON recovery.history USING brin (recovered_at)
+    WITH (autosummarize = on);
+CREATE INDEX history_run_idx ON recovery.history USING hash (run_id);
+
 CREATE FUNCTION recovery.table_status()
 RETURNS TABLE (
     run_table            text,

@@ -69,8 +69,14 @@ CREATE TABLE recovery.history (
     application_name text,
     run_table_oid    oid                     -- who may see the row: roles that may read this table
 );
-CREATE INDEX history_recovered_at_idx ON recovery.history (recovered_at);
-CREATE INDEX history_run_idx ON recovery.history (run_table, run_id);
+-- History indexes, each for a reader, each paid by every recovered run
+-- (bench/RESULTS.md, "Recovery at the cost of the UPDATE"): recovered_at is
+-- BRIN (rows arrive in time order; prune_history and time windows read
+-- ranges of it), run_id a hash index (undo's check for a later recovery of
+-- the run, and lookups of one run's history by id).
+CREATE INDEX history_recovered_at_idx ON recovery.history USING brin (recovered_at)
+    WITH (autosummarize = on);
+CREATE INDEX history_run_idx ON recovery.history USING hash (run_id);
 COMMENT ON TABLE recovery.history IS 'Audit trail: one row per run recovery changed';
 
 -- Claims: which backend works on a run (recovery.claim). A claim whose

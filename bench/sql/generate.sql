@@ -79,6 +79,26 @@ CREATE EXTENSION IF NOT EXISTS recovery;
 SELECT recovery.watch('qualification_runs') \g /dev/null
 -- The hand-written recovery's history table: recovery.history's twin.
 CREATE TABLE bench.history (LIKE recovery.history INCLUDING ALL);
+-- The minimal statement's history (bench/sql/recover_min.sql): the same
+-- columns with a primary key only; and, for what each index costs, the same
+-- with one more index each (scenario B's "… history +" rows).
+CREATE TABLE bench.history_min (LIKE recovery.history INCLUDING DEFAULTS);
+ALTER TABLE bench.history_min ADD PRIMARY KEY (id);
+CREATE TABLE bench.history_recovered_btree (LIKE bench.history_min INCLUDING ALL);
+CREATE INDEX ON bench.history_recovered_btree (recovered_at);
+CREATE TABLE bench.history_recovered_brin (LIKE bench.history_min INCLUDING ALL);
+CREATE INDEX ON bench.history_recovered_brin USING brin (recovered_at) WITH (autosummarize = on);
+CREATE TABLE bench.history_run_btree (LIKE bench.history_min INCLUDING ALL);
+CREATE INDEX ON bench.history_run_btree (run_table, run_id);
+CREATE TABLE bench.history_run_hash (LIKE bench.history_min INCLUDING ALL);
+CREATE INDEX ON bench.history_run_hash USING hash (run_id);
+CREATE TABLE bench.history_table_btree (LIKE bench.history_min INCLUDING ALL);
+CREATE INDEX ON bench.history_table_btree (run_table_oid, recovered_at) WHERE undo_of IS NULL;
+-- recovery.history's indexes before issue 12 point 5 (three b-trees).
+CREATE TABLE bench.history_btrees (LIKE bench.history_min INCLUDING ALL);
+CREATE INDEX ON bench.history_btrees (recovered_at);
+CREATE INDEX ON bench.history_btrees (run_table, run_id);
+CREATE INDEX ON bench.history_btrees (run_table_oid, recovered_at) WHERE undo_of IS NULL;
 VACUUM (ANALYZE) qualification_runs;
 
 -- Puts the data set back as generated, before each scenario: stuck runs
@@ -101,7 +121,9 @@ BEGIN
       "completedAt" = NULL
   FROM bench.live_runs l
   WHERE q.id = l.id;
-  TRUNCATE recovery.history, bench.history;
+  TRUNCATE recovery.history, bench.history, bench.history_min, bench.history_recovered_btree,
+           bench.history_recovered_brin, bench.history_run_btree, bench.history_run_hash,
+           bench.history_table_btree, bench.history_btrees;
   SELECT count(*) FILTER (WHERE GREATEST(q."createdAt", q."updatedAt")
                                 < (now() AT TIME ZONE 'UTC') - interval '30 minutes'),
          count(*) FILTER (WHERE GREATEST(q."createdAt", q."updatedAt")

@@ -53,9 +53,6 @@ struct RunTable {
   // The zone plain timestamp columns hold wall-clock time in, as a quoted
   // SQL literal ('UTC', 'America/New_York').
   std::string zone_literal = "'UTC'";
-  // Every timestamp and timestamptz column, so the row as jsonb shows each
-  // as a UTC instant ending in Z.
-  std::vector<TimeColumn> time_columns;
 };
 
 // Candidate column names, first match wins. Plain arrays: no C++ global

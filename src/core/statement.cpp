@@ -32,8 +32,6 @@ const char* slot_name(Slot slot) {
       return "RunTable";
     case Slot::kOverwrittenNames:
       return "OverwrittenNames";
-    case Slot::kTimeColumnNames:
-      return "TimeColumnNames";
     case Slot::kEndedIncarnations:
       return "EndedIncarnations";
     case Slot::kRunId:

@@ -34,7 +34,6 @@ enum class Slot : uint8_t {
   kMaxAttempts,        // int4
   kRunTable,           // regclass: the table, to find its claims
   kOverwrittenNames,   // text[]: overwritten_columns(), in order
-  kTimeColumnNames,    // text[]: the names of RunTable::time_columns, in order
   kEndedIncarnations,  // text holding jsonb {"<incarnation id>": "<reason>"}
   kRunId,              // the id column's type: one run
   kRestoredStatus,     // status type: the status undo puts back

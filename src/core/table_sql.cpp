@@ -11,6 +11,14 @@ std::string instant(const RunTable& table, const std::string& expr, TimeKind kin
   return "(" + expr + " AT TIME ZONE " + table.zone_literal + ")";
 }
 
+// An expression of `kind` for a result column the engine reads as a
+// timestamptz Datum: a plain timestamp holding UTC has the bits of its
+// instant already, so it goes as is (no AT TIME ZONE per row).
+std::string instant_bits(const RunTable& table, const std::string& expr, TimeKind kind) {
+  if (kind == TimeKind::kTimestamp && table.zone_literal == "'UTC'") return expr;
+  return instant(table, expr, kind);
+}
+
 // A time column as the kind `target` (only plain to timestamptz is needed:
 // mixed kinds compare as instants).
 std::string time_as(const RunTable& table, const Builder& b, const TimeColumn& col, TimeKind target,
@@ -24,33 +32,6 @@ std::string last_activity_of(const RunTable& table, const Builder& b, const char
   const TimeKind kind = last_activity_kind(table);
   return "GREATEST(" + time_as(table, b, table.started, kind, alias) + ", " +
          time_as(table, b, *table.activity, kind, alias) + ")";
-}
-
-// "key, its UTC wall clock as toISOString() prints it".
-std::string utc_instant_text(const std::string& key, const std::string& utc) {
-  return key + ", pg_catalog.to_char(" + utc + ", 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')";
-}
-
-// The row as jsonb, its timestamps as UTC instants ending in Z (what
-// JavaScript's toISOString() prints), whatever the column type or TimeZone.
-std::string run_json(const RunTable& table, Builder& b) {
-  std::string json = "pg_catalog.to_jsonb(t.*)";
-  if (table.time_columns.empty()) return json;
-  const std::string names = b.bind(Slot::kTimeColumnNames);
-  constexpr size_t kPairsPerCall = 50;  // jsonb_build_object takes 100 arguments
-  for (size_t n = 0; n < table.time_columns.size(); ++n) {
-    const TimeColumn& col = table.time_columns[n];
-    if (n % kPairsPerCall == 0)
-      json += (n == 0 ? op("||") : ")" + op("||")) + "pg_catalog.jsonb_build_object(";
-    if (n % kPairsPerCall != 0) json += ", ";
-    // A plain timestamp that holds UTC already is its own UTC wall clock.
-    const bool utc_wall_clock = col.kind == TimeKind::kTimestamp && table.zone_literal == "'UTC'";
-    const std::string utc =
-        utc_wall_clock ? b.column(col.name)
-                       : instant(table, b.column(col.name), col.kind) + " AT TIME ZONE 'UTC'";
-    json += utc_instant_text(names + "[" + std::to_string(n + 1) + "]", utc);
-  }
-  return json + ")";
 }
 
 // The plain timeout rule; the whole predicate when no claims are consulted
@@ -138,15 +119,14 @@ std::string reported_reason(const std::string& reason, const std::string& action
 }
 
 // The seven leading result columns, with `status` naming where the status is
-// read; without `with_run`, run is NULL.
+// read. The run (column 5) is NULL here: the engine builds it from the row's
+// own columns, t.* at the end of the select list (engine/run_json.hpp).
 std::string result_columns(const RunTable& table, Builder& b, const std::string& status,
-                           const std::string& reason, const std::string& action,
-                           bool with_run = true) {
-  const std::string run = with_run ? run_json(table, b) : "NULL::pg_catalog.jsonb";
+                           const std::string& reason, const std::string& action) {
   return b.column(table.id_column) + "::pg_catalog.text, " + status + "::pg_catalog.text, " +
-         instant(table, b.column(table.started.name), table.started.kind) + ", " +
-         instant(table, last_activity_of(table, b), last_activity_kind(table)) + ", " + run + ", " +
-         reported_reason(reason, action) + ", " + action;
+         instant_bits(table, b.column(table.started.name), table.started.kind) + ", " +
+         instant_bits(table, last_activity_of(table, b), last_activity_kind(table)) +
+         ", NULL::pg_catalog.jsonb, " + reported_reason(reason, action) + ", " + action;
 }
 
 // SET of the recover UPDATE: the new status, and the columns written with it.
@@ -240,7 +220,7 @@ Statement find_query(const RunTable& table, Claims claims, Quoter quote) {
   const std::string columns =
       result_columns(table, b, b.column(table.status_column), "r.reason", "r.action");
   const std::string rows = stuck_rows(table, claims, b);
-  return b.finish("SELECT " + columns + " FROM " + rows + " ORDER BY " +
+  return b.finish("SELECT " + columns + ", t.* FROM " + rows + " ORDER BY " +
                   last_activity_of(table, b) + ", 1");
 }
 
@@ -274,7 +254,7 @@ Statement recover_query(const RunTable& table, Claims claims, Quoter quote, bool
     recheck += "))";
   }
   const std::string returning =
-      result_columns(table, b, "s.previous_status", "s.reason", "s.action", with_run);
+      result_columns(table, b, "s.previous_status", "s.reason", "s.action");
 
   // The UPDATE finds each locked row again by its TID (a locked row cannot
   // move; one that a concurrent update moved after this statement's
@@ -283,7 +263,7 @@ Statement recover_query(const RunTable& table, Claims claims, Quoter quote, bool
   return b.finish(cte + " UPDATE " + table.qualified_name + " AS t SET " + set +
                   " FROM stuck AS s WHERE t.ctid" + op("=") + "s.run_ctid AND t.tableoid" +
                   op("=") + "s.run_tableoid AND " + recheck + " RETURNING " + returning + ", " +
-                  status + "::pg_catalog.text, s.previous_values");
+                  status + "::pg_catalog.text, s.previous_values" + (with_run ? ", t.*" : ""));
 }
 
 Statement future_activity_query(const RunTable& table, Quoter quote) {

@@ -29,15 +29,20 @@ std::string last_activity_expr(const RunTable& table, Quoter quote);
 //
 // Both select lists start with the same seven columns:
 //   run_id text, status text, started (timestamptz), last activity
-//   (timestamptz), run jsonb, reason text, action text
-// find_query returns them for every stuck row, oldest first.
+//   (timestamptz), run (NULL jsonb: the engine builds it from the row),
+//   reason text, action text
+// find_query returns them for every stuck row, oldest first, then the row's
+// own columns (t.*, from column kFindRowColumn on).
+inline constexpr int kFindRowColumn = 8;
 Statement find_query(const RunTable& table, Claims claims, Quoter quote);
 
 // recover_query locks stuck rows (SKIP LOCKED), re-checks status and the
 // reason in the UPDATE itself, and returns the seven columns above for each
 // updated row (status being the previous one), then: new status text and the
-// previous values of the other columns it wrote (jsonb). Without `with_run`,
-// run is NULL: callers that discard the rows do not pay for the row as jsonb.
+// previous values of the other columns it wrote (jsonb), then with
+// `with_run` the row's own columns (t.*, from column kRecoverRowColumn on):
+// callers that discard the rows do not pay for the row.
+inline constexpr int kRecoverRowColumn = 10;
 Statement recover_query(const RunTable& table, Claims claims, Quoter quote, bool with_run = true);
 
 // One row if an active run's last activity lies after the cutoff (the caller

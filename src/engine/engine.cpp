@@ -11,6 +11,7 @@
 #include "engine/history.hpp"
 #include "engine/instances.hpp"
 #include "engine/params.hpp"
+#include "engine/run_json.hpp"
 #include "settings/settings.hpp"
 
 namespace recovery::engine {
@@ -20,8 +21,10 @@ namespace {
 // Rows per cursor fetch: bounds memory for any number of stuck runs.
 constexpr long kChunkRows = 1000;
 
-// Reads the seven leading result columns of find_query/recover_query.
-RunRow read_row(const registry::Watched& table, const Clock& clock, uint64 row) {
+// Reads the seven leading result columns of find_query/recover_query; the
+// run from the row's own columns when `run` is given.
+RunRow read_row(const registry::Watched& table, const Clock& clock, uint64 row,
+                RunJson* run = nullptr) {
   RunRow r;
   r.table = &table;
   bool is_null = false;
@@ -29,7 +32,7 @@ RunRow read_row(const registry::Watched& table, const Clock& clock, uint64 row) 
   r.status = pg::value(row, 2, &is_null);
   r.started_at = pg::value(row, 3, &r.started_at_null);
   r.last_activity_at = pg::value(row, 4, &is_null);
-  r.run = pg::value(row, 5, &is_null);
+  r.run = run != nullptr ? run->build(row) : pg::value(row, 5, &is_null);
   r.reason = pg::value(row, 6, &is_null);
   r.action = pg::value(row, 7, &is_null);
   r.stuck_minutes = core::whole_minutes(clock.now, DatumGetTimestampTz(r.last_activity_at));
@@ -126,10 +129,14 @@ uint64 find_in_table(const registry::Watched& w, const Clock& clock, const RowSi
     // The values go through the table's types' input functions: table code too.
     const std::vector<pg::Param> params = params_for(statement, w, {&clock, {}, ended});
     pg::Cursor cursor(statement.sql, params, false);
+    RunJson run(core::kFindRowColumn, w.time_zone);
+    pg::ScratchContext scratch;  // the runs built: per chunk (the sink copies them)
     for (;;) {
       const uint64 rows = cursor.fetch(kChunkRows);
       if (rows == 0) break;
-      for (uint64 row = 0; row < rows; ++row) sink(read_row(w, clock, row));
+      scratch.run([&] {
+        for (uint64 row = 0; row < rows; ++row) sink(read_row(w, clock, row, &run));
+      });
       total += rows;
     }
     cursor.close();
@@ -169,14 +176,15 @@ uint64 recover_table(const registry::Watched& w, const Clock& clock, std::option
     with_table_code(w, [&] {
       std::optional<pg::Cursor> cursor;
       open_recover_cursor(cursor, statement, params_for(statement, w, {&clock, limit, ended}));
-      pg::ScratchContext scratch;  // history arrays and payloads: per chunk
+      RunJson run(core::kRecoverRowColumn, w.time_zone);
+      pg::ScratchContext scratch;  // history arrays, payloads and runs: per chunk
       for (;;) {
         const uint64 rows = cursor->fetch(kChunkRows);
         if (rows == 0) break;
         scratch.run([&] {
           history::Chunk history;
           for (uint64 row = 0; row < rows; ++row) {
-            RunRow r = read_row(w, clock, row);
+            RunRow r = read_row(w, clock, row, wants_rows ? &run : nullptr);
             bool is_null = false;
             r.new_status = pg::value(row, 8, &is_null);
             r.previous_values = pg::value(row, 9, &is_null);

@@ -7,6 +7,10 @@
 #include "pg/spi.hpp"
 #include "core/table_sql.hpp"
 
+extern "C" {
+#include "utils/json.h"
+}
+
 namespace recovery::engine::history {
 
 namespace {
@@ -18,15 +22,34 @@ constexpr const char* kNotifyChannel = "recovery";
 // whole): NOTIFY refuses payloads of 8000 bytes or more.
 constexpr int kPayloadIdBytes = 1024;
 
+// The NOTIFY payload, as jsonb_build_object(...)::text prints it (keys in
+// jsonb's order: by length, then bytes), written directly: one escape_json per
+// value, no jsonb built, sorted and printed for every run.
+char* payload_text(Datum run_id, Datum table, Datum new_status, Datum previous_status, bool cut) {
+  return pg::guard([&] {
+    StringInfoData out;
+    initStringInfo(&out);
+    const std::pair<const char*, Datum> fields[] = {{"{\"run_id\": ", run_id},
+                                                    {", \"run_table\": ", table},
+                                                    {", \"new_status\": ", new_status},
+                                                    {", \"previous_status\": ", previous_status}};
+    for (const auto& [key, value] : fields) {
+      appendStringInfoString(&out, key);
+      char* chars = TextDatumGetCString(value);
+      escape_json(&out, chars);
+      pfree(chars);
+    }
+    appendStringInfoString(&out, cut ? ", \"run_id_truncated\": true}" : "}");
+    return out.data;
+  });
+}
+
 // One NOTIFY recovery: {"run_id", "run_table", "new_status", "previous_status"},
 // and "run_id_truncated": true when the id was shortened.
 void notify_recovered(Datum table, Datum run_id, Datum previous_status, Datum new_status) {
   bool cut = false;
   const Datum id = pg::text_prefix(run_id, kPayloadIdBytes, &cut);
-  const auto fields = {std::make_pair("run_table", table), std::make_pair("run_id", id),
-                       std::make_pair("previous_status", previous_status),
-                       std::make_pair("new_status", new_status)};
-  char* payload = cut ? pg::jsonb_text(fields, {"run_id_truncated"}) : pg::jsonb_text(fields);
+  char* payload = payload_text(id, table, new_status, previous_status, cut);
   if (strlen(payload) > pg::notify_payload_limit()) return;  // only with absurd status labels
   pg::notify(kNotifyChannel, payload);
 }
@@ -71,14 +94,10 @@ void Writer::write(const registry::Watched& w, const Chunk& c) const {
         "INSERT INTO recovery.history (run_table, run_id, previous_status, new_status, "
         "started_at, last_activity_at, stuck_minutes, reason, action, previous_values, "
         "recovered_by, application_name, run_table_oid) "
-        "SELECT $1, u.run_id, u.previous_status, u.new_status, u.started_at, "
-        "u.last_activity_at, u.stuck_minutes, u.reason, u.action, u.previous_values, "
-        "$9::pg_catalog.name, $10, $13 "
-        "FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3), pg_catalog.unnest($4), "
+        "SELECT $1, pg_catalog.unnest($2), pg_catalog.unnest($3), pg_catalog.unnest($4), "
         "pg_catalog.unnest($5), pg_catalog.unnest($6), pg_catalog.unnest($7), "
-        "pg_catalog.unnest($8), pg_catalog.unnest($11), pg_catalog.unnest($12)) "
-        "AS u(run_id, previous_status, new_status, started_at, last_activity_at, stuck_minutes, "
-        "reason, action, previous_values)",
+        "pg_catalog.unnest($8), pg_catalog.unnest($11), pg_catalog.unnest($12), "
+        "$9::pg_catalog.name, $10, $13",
         params, false);
   });
   if (!w.notify) return;

@@ -38,12 +38,6 @@ const Clock& given_clock(const SlotValues& values, core::Slot slot) {
   return *values.clock;
 }
 
-std::vector<std::string> time_column_names(const core::RunTable& t) {
-  std::vector<std::string> names;
-  for (const auto& col : t.time_columns) names.push_back(col.name);
-  return names;
-}
-
 pg::Param slot_param(core::Slot slot, const registry::Watched& w, const SlotValues& v) {
   const core::RunTable& t = w.table;
   using core::Slot;
@@ -76,8 +70,6 @@ pg::Param slot_param(core::Slot slot, const registry::Watched& w, const SlotValu
       return pg::param(REGCLASSOID, ObjectIdGetDatum(w.relid));
     case Slot::kOverwrittenNames:
       return pg::param(TEXTARRAYOID, pg::array_of(core::overwritten_columns(t), TEXTOID));
-    case Slot::kTimeColumnNames:
-      return pg::param(TEXTARRAYOID, pg::array_of(time_column_names(t), TEXTOID));
     case Slot::kEndedIncarnations:
       return pg::param(TEXTOID, pg::text_datum(v.ended));
     case Slot::kRunId:

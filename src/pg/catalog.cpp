@@ -106,20 +106,6 @@ std::vector<std::string> column_names(Oid relid) {
   return names;
 }
 
-std::vector<std::pair<std::string, Oid>> columns_of_types(Oid relid, std::vector<Oid> types) {
-  std::vector<std::pair<std::string, Oid>> found;
-  for (AttrNumber attnum = 1;; ++attnum) {
-    const char* name = guard([&] { return get_attname(relid, attnum, true); });
-    if (name == nullptr) break;
-    const Oid type = guard([&] {
-      const Oid declared = get_atttype(relid, attnum);  // InvalidOid when dropped
-      return OidIsValid(declared) ? getBaseType(declared) : InvalidOid;
-    });
-    if (std::find(types.begin(), types.end(), type) != types.end()) found.emplace_back(name, type);
-  }
-  return found;
-}
-
 bool column_is_generated(Oid relid, AttrNumber attnum) {
   return guard([&] { return get_attgenerated(relid, attnum) != '\0'; });
 }

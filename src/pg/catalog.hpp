@@ -30,8 +30,6 @@ Oid recovery_namespace();
 AttrNumber column_number(Oid relid, const std::string& column);
 Oid column_type(Oid relid, AttrNumber attnum);  // domains resolved to their base type
 std::vector<std::string> column_names(Oid relid);
-// The columns (name, base type) whose base type is one of `types`, in order.
-std::vector<std::pair<std::string, Oid>> columns_of_types(Oid relid, std::vector<Oid> types);
 bool column_is_generated(Oid relid, AttrNumber attnum);
 bool is_enum_type(Oid type);
 bool enum_has_label(Oid enum_type, const std::string& label);

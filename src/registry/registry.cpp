@@ -180,11 +180,6 @@ Watched resolve(const Registration& reg) {
   core::RunTable& t = w.table;
   t.qualified_name = w.name;
   t.zone_literal = pg::quote_literal(reg.time_zone);
-  for (const auto& [column, type] :
-       pg::columns_of_types(reg.relid, {TIMESTAMPOID, TIMESTAMPTZOID})) {
-    t.time_columns.push_back(
-        {column, type == TIMESTAMPOID ? TimeKind::kTimestamp : TimeKind::kTimestampTz});
-  }
   t.status_column = reg.status_column;
   t.id_column = reg.id_column;
   t.active_statuses = reg.active_statuses;

@@ -68,7 +68,6 @@ std::vector<RunTable> shapes() {
     if (mask & 4) t.finished = TimeColumn{"completedAt", TimeKind::kTimestamp};
     t.active_statuses = {"PENDING", "PROCESSING"};
     t.zone_literal = "'America/New_York'";
-    t.time_columns = {t.started, TimeColumn{"deletedAt", TimeKind::kTimestampTz}};
     t.failed_status = "FAILED";
     t.has_max_runtime = (mask & 8) != 0;
     if (mask & 16) {

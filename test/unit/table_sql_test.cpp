@@ -113,7 +113,7 @@ TEST(Statements, AllAreNumberedOnFirstUse) {
       t.progress_column = "done";
       t.total_column = "total";
     }
-    if (mask & 8) t.time_columns = {t.started, *t.activity};
+    if (mask & 8) t.zone_literal = "'Asia/Kolkata'";
     for (Claims claims : {Claims::kIgnore, Claims::kConsult}) {
       expect_numbered_on_first_use(find_query(t, claims, quote));
       expect_numbered_on_first_use(recover_query(t, claims, quote, true));
