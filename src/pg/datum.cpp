@@ -5,7 +5,6 @@
 extern "C" {
 #include "mb/pg_wchar.h"
 #include "utils/array.h"
-#include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 }
 
@@ -61,40 +60,6 @@ Datum array_of(const std::vector<std::string>& values, Oid element_type) {
   elements.reserve(values.size());
   for (const auto& value : values) elements.push_back(typed_datum(element_type, value));
   return array_of(elements, {}, element_type);
-}
-
-char* jsonb_text(std::initializer_list<TextField> fields,
-                 std::initializer_list<const char*> flags) {
-  return guard([&] {
-    JsonbParseState* state = nullptr;
-    pushJsonbValue(&state, WJB_BEGIN_OBJECT, nullptr);
-    for (const TextField& field : fields) {
-      JsonbValue key;
-      key.type = jbvString;
-      key.val.string.val = const_cast<char*>(field.first);
-      key.val.string.len = static_cast<int>(strlen(field.first));
-      pushJsonbValue(&state, WJB_KEY, &key);
-      const text* value = DatumGetTextPP(field.second);
-      JsonbValue string;
-      string.type = jbvString;
-      string.val.string.val = const_cast<char*>(VARDATA_ANY(value));
-      string.val.string.len = static_cast<int>(VARSIZE_ANY_EXHDR(value));
-      pushJsonbValue(&state, WJB_VALUE, &string);
-    }
-    for (const char* flag : flags) {
-      JsonbValue key;
-      key.type = jbvString;
-      key.val.string.val = const_cast<char*>(flag);
-      key.val.string.len = static_cast<int>(strlen(flag));
-      pushJsonbValue(&state, WJB_KEY, &key);
-      JsonbValue yes;
-      yes.type = jbvBool;
-      yes.val.boolean = true;
-      pushJsonbValue(&state, WJB_VALUE, &yes);
-    }
-    const Jsonb* object = JsonbValueToJsonb(pushJsonbValue(&state, WJB_END_OBJECT, nullptr));
-    return JsonbToCString(nullptr, const_cast<JsonbContainer*>(&object->root), VARSIZE(object));
-  });
 }
 
 Datum array_of(const std::vector<Datum>& values, const std::vector<bool>& nulls, Oid element_type) {

@@ -2,8 +2,6 @@
 // way, array_of().
 #pragma once
 
-#include <initializer_list>
-
 #include "pg/guard.hpp"
 
 namespace recovery::pg {
@@ -30,13 +28,5 @@ Datum array_of(const std::vector<Datum>& values, const std::vector<bool>& nulls,
 // The same from text forms, each through the element type's input function
 // (typed_datum), so enum labels become enum values and a domain's checks run.
 Datum array_of(const std::vector<std::string>& values, Oid element_type);
-
-// A jsonb object of text fields, as text: what jsonb_build_object(k1, v1,
-// ...)::text gives, built with the jsonb API (no SQL, no type lookups per
-// value). The values are text Datums; the result is palloc'd.
-// `flags` are keys whose value is true.
-using TextField = std::pair<const char*, Datum>;
-char* jsonb_text(std::initializer_list<TextField> fields,
-                 std::initializer_list<const char*> flags = {});
 
 }  // namespace recovery::pg
