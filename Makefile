@@ -16,6 +16,9 @@ OBJS = $(SRCS:.cpp=.o)
 
 REGRESS      = $(basename $(notdir $(wildcard sql/*.sql)))
 REGRESS_OPTS = --inputdir=. --load-extension=plpgsql
+# Concurrent sessions interleaving (specs/*.spec, expected/*.out).
+ISOLATION      = $(basename $(notdir $(wildcard specs/*.spec)))
+ISOLATION_OPTS = --inputdir=. --load-extension=recovery
 
 PG_CONFIG ?= pg_config
 PG_CPPFLAGS = -I$(srcdir)/src
