@@ -59,16 +59,19 @@ source_files() {
 }
 
 # Makes directory $1 a copy of the sources, keeping what was built there
-# (objects, build/, node_modules): files are replaced with their mtimes, so
-# make rebuilds only what changed, and files gone from the sources go. The
-# rest of the arguments prefix the commands that write (runuser -u postgres --).
+# (objects, build/, node_modules, generated code): files are replaced with
+# their mtimes, so make rebuilds only what changed, and those that were
+# sources at the last sync (.synced-sources) but are no longer go. The rest
+# of the arguments prefix the commands that write (runuser -u postgres --).
 sync_tree() {
-  local dir=$1
+  local dir=$1 list
   shift
+  list=$(source_files | LC_ALL=C sort)
   "$@" mkdir -p "$dir"
-  "$@" find "$dir" \( -path "$dir/build" -o -name node_modules -o -name .next \) -prune -o -type f \
-    ! -name '*.o' ! -name '*.d' ! -name '*.so' ! -name '*.bc' ! -name .built-for-postgresql -print0 | "$@" xargs -0r rm -f
-  source_files | tar -C "$ROOT" -cf - -T - | "$@" tar -C "$dir" -xf -
+  [ ! -f "$dir/.synced-sources" ] ||
+    LC_ALL=C comm -23 "$dir/.synced-sources" - <<<"$list" | (cd "$dir" && "$@" xargs -r -d '\n' rm -f)
+  tar -C "$ROOT" -cf - -T - <<<"$list" | "$@" tar -C "$dir" -xf -
+  "$@" tee "$dir/.synced-sources" >/dev/null <<<"$list"
 }
 
 # Builds the extension for PG_MAJOR (in BUILD_DIR) and installs it into that
