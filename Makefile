@@ -1,7 +1,11 @@
 # PGXS build of the recovery extension (C++17).
 #   make && make install      build and install into the PostgreSQL found by pg_config
 #   make PG_CONFIG=/path/to/pg_config install    ... into another one (README, Install)
-#   make installcheck         pg_regress against a running server (see scripts/test.sh)
+#   make installcheck         against a running server (PGHOST, PGPORT ...): pg_regress
+#                             (sql/), the isolation specs (specs/), then the TAP suites
+#                             (test/tap, which start servers of their own; TAP_TESTS= skips them)
+#   make installcheck-pgtap   pgTAP (test/pgtap) with pg_prove against a running server
+#   make prove-installcheck   the TAP suites alone (PROVE_TESTS=test/tap/101_worker.pl: one)
 #   make demo / make test     the README's two commands: everything, from a fresh machine
 #   make test PG_MAJOR=18     the test suites of one PostgreSQL major (15 or 18) alone
 
@@ -16,6 +20,18 @@ OBJS = $(SRCS:.cpp=.o)
 
 REGRESS      = $(basename $(notdir $(wildcard sql/*.sql)))
 REGRESS_OPTS = --inputdir=. --load-extension=plpgsql
+# Concurrent sessions interleaving (specs/*.spec, expected/*.out).
+ISOLATION      = $(basename $(notdir $(wildcard specs/*.spec)))
+ISOLATION_OPTS = --inputdir=. --load-extension=recovery
+# PostgreSQL::Test::Cluster suites: PGXS runs them with prove (enable_tap_tests),
+# each file under `timeout` (RECOVERY_TAP_TIMEOUT seconds); test/tap/TapWatchdog.pm
+# turns the timeout's SIGTERM into a failure that still stops the test's servers.
+TAP_TESTS   = 1
+PROVE_TESTS = $(wildcard test/tap/*.pl)
+RECOVERY_TAP_TIMEOUT ?= 180
+PG_TEST_TIMEOUT_DEFAULT ?= 60
+export RECOVERY_TAP_TIMEOUT PG_TEST_TIMEOUT_DEFAULT
+PGTAP_DB = pgtap_runs
 
 PG_CONFIG ?= pg_config
 PG_CPPFLAGS = -I$(srcdir)/src
@@ -35,6 +51,8 @@ endif
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+# (after PGXS, whose Makefile.global empties it)
+PROVE_FLAGS = -v --exec 'timeout -k 15 $(RECOVERY_TAP_TIMEOUT) perl -I$(top_srcdir)/src/test/perl -I$(srcdir)/test/tap -MTapWatchdog'
 
 # Header dependencies (PGXS tracks none without --enable-depend).
 -include $(OBJS:.o=.d)
@@ -43,19 +61,35 @@ EXTRA_CLEAN += $(OBJS:.o=.d)
 # PGXS compiles next to the sources, so a tree holds objects for one
 # PostgreSQL at a time: the stamp names the one they were compiled for, and a
 # build for another (PG_CONFIG) recompiles every object instead of linking
-# the old ones into a module that the other server refuses to load.
+# the old ones into a module that the other server refuses to load. The test
+# targets build nothing: they run from this tree for any PostgreSQL.
 BUILT_FOR = .built-for-postgresql
+TEST_GOALS = installcheck installcheck-pgtap prove-installcheck
+ifneq ($(filter-out $(TEST_GOALS),$(or $(MAKECMDGOALS),all)),)
 ifneq ($(VERSION) $(bindir),$(shell cat $(BUILT_FOR) 2>/dev/null))
 $(shell echo '$(VERSION) $(bindir)' >$(BUILT_FOR))
+endif
 endif
 $(OBJS): $(BUILT_FOR)
 EXTRA_CLEAN += $(BUILT_FOR)
 
-.PHONY: demo test deps dist
+.PHONY: demo test deps dist prove-installcheck installcheck-pgtap
+prove-installcheck:
+	$(prove_installcheck)
+installcheck-pgtap:
+	$(bindir)/psql -X -q -v ON_ERROR_STOP=1 -c 'SET client_min_messages = warning' -c 'DROP DATABASE IF EXISTS $(PGTAP_DB)' -c 'CREATE DATABASE $(PGTAP_DB)'
+	$(bindir)/psql -X -q -v ON_ERROR_STOP=1 -d $(PGTAP_DB) -c 'CREATE EXTENSION pgtap' -c 'CREATE EXTENSION recovery'
+	pg_prove --psql-bin $(bindir)/psql -d $(PGTAP_DB) test/pgtap/*.sql
+
 deps:
 	bash scripts/install-deps.sh
-demo:
-	bash scripts/demo.sh
+# The demo: a throwaway cluster (pg_virtualenv) with the seed's schema and a
+# few stuck runs; check, recover and the history through SQL. The worker
+# starts paused: the demo turns it on for its last part.
+demo: deps all
+	$(if $(filter 0,$(shell id -u)),,sudo) $(MAKE) install
+	pg_virtualenv -t -o shared_preload_libraries=recovery -o recovery.naptime=60 -o recovery.enabled=off \
+	  psql -X -v ON_ERROR_STOP=1 -q -f $(srcdir)/demo/demo.sql
 test:
 	bash scripts/test.sh
 

@@ -15,7 +15,7 @@ import pg from 'pg';
 process.env.TZ = 'UTC';
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.dirname(HERE);
-const OUT = path.join(HERE, 'out');
+const OUT = process.env.RECOVERY_BENCH_OUT || path.join(HERE, 'out');
 const PGBIN = '/usr/lib/postgresql/15/bin';
 const ONLY_INSTANCES = process.argv.includes('--instances'); // scenario G alone, on the quick data set
 const QUICK = process.argv.includes('--quick') || ONLY_INSTANCES;

@@ -8,7 +8,7 @@ packages=(
   postgresql-15 postgresql-server-dev-15 postgresql-contrib
   postgresql-15-cron postgresql-15-pgtap
   libtap-parser-sourcehandler-pgtap-perl libipc-run-perl
-  pgbouncer
+  pgbouncer patchelf   # patchelf: the sanitized private tree (scripts/sanitize.sh)
   prometheus-postgres-exporter   # test/tap/115_metrics.pl runs it against a test cluster
   nodejs npm
   chromium fonts-dejavu-core   # the Next.js example's browser test (playwright-core drives it; no downloaded browsers)

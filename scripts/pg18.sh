@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Makes PostgreSQL 18 available for building and testing recovery: built from
 # Debian's own source package (suite sid), with the TAP test modules
-# (PostgreSQL::Test::Cluster), pg_regress, contrib and pgTAP (Debian's pgtap
+# (PostgreSQL::Test::Cluster), pg_regress, pg_isolation_regress, contrib and pgTAP (Debian's pgtap
 # source package, built against it). Idempotent; needs root (or sudo).
 #   bash scripts/pg18.sh            install: nothing to do when installed,
 #                                   from the cache in seconds, else build once
@@ -261,6 +261,13 @@ started=$(date +%s)
 # ---------------------------------------------------------------------------
 # 3. PostgreSQL 18: the cached tarball, or configure, build and cache it.
 PG_TAR="$CACHE/$PG_KEY.tar"
+# A tarball cached without the isolation tester (the specs/ suite needs it) is
+# rebuilt. PostgreSQL's `make install` has always installed it, so this only
+# guards against a tarball made by hand.
+if [ -f "$PG_TAR" ] && ! tar -tf "$PG_TAR" ".$PREFIX/lib/pgxs/src/test/isolation/pg_isolation_regress" >/dev/null 2>&1; then
+  say "$PG_TAR has no pg_isolation_regress: rebuilding it"
+  rm -f "$PG_TAR"
+fi
 if [ ! -f "$PG_TAR" ]; then
   src=$(fetch_source "postgresql-$MAJOR" "$PG_VERSION")
   build="$CACHE/build/postgresql-$MAJOR"
@@ -284,6 +291,7 @@ if [ ! -f "$PG_TAR" ]; then
       make -s -C contrib install DESTDIR="$stage"
   ) >"$log" 2>&1 || { tail -n 40 "$log" >&2; die "building PostgreSQL $PG_VERSION failed (see $log)"; }
   for f in bin/postgres bin/pg_config bin/pgbench lib/pgxs/src/test/regress/pg_regress \
+    lib/pgxs/src/test/isolation/pg_isolation_regress lib/pgxs/src/test/isolation/isolationtester \
     lib/pgxs/src/test/perl/PostgreSQL/Test/Cluster.pm share/extension/dblink.control; do
     [ -e "$stage$PREFIX/$f" ] || die "the PostgreSQL build did not install $PREFIX/$f"
   done

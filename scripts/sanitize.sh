@@ -1,29 +1,29 @@
 #!/usr/bin/env bash
 # AddressSanitizer + UndefinedBehaviorSanitizer runs of recovery, from one
-# command (see docs/reliability.md). Ends "sanitize: ... N reports, N failures"
-# and exits non-zero on any sanitizer report or test failure.
+# command (see docs/reliability.md). Ends "sanitize: ... N passed, N reports,
+# N failures" and exits non-zero on any sanitizer report or test failure.
 #   bash scripts/sanitize.sh                 selftest unit sql tap
 #   bash scripts/sanitize.sh unit sql        only some parts:
 #     selftest  deliberate ASan and UBSan bugs in a throwaway module must be
 #               reported, or the set-up is blind
 #     unit      GoogleTest under -DRECOVERY_SANITIZE=ON (with LeakSanitizer)
-#     sql       pg_regress + pgTAP against a sanitized server, then the
-#               background worker through cycles, batches and faults
+#     sql       pg_regress, the isolation specs and pgTAP against a sanitized
+#               server, then the background worker through cycles, batches and faults
 #     tap       every test/tap/*.pl against sanitized servers
 #     soak      test/soak against a sanitized server (RECOVERY_SOAK_SECONDS, 30 here)
 #
 # Nothing is installed system-wide: `make SANITIZE=1` is built and installed
-# into a private copy of the PostgreSQL installation (scripts/private-tree.sh)
+# into a private copy of the PostgreSQL installation (private_tree in scripts/lib.sh)
 # whose postgres loads the ASan runtime first (as with LD_PRELOAD, but patched
 # into the copy's executable so pg_ctl restart keeps it), with detect_leaks=0
 # (PostgreSQL frees by resetting memory contexts) and UBSan's
-# print_stacktrace=1:halt_on_error=1 (scripts/asan-early-init.c). ASan reports are written to
+# print_stacktrace=1:halt_on_error=1 (test/sanitize/asan-early-init.c). ASan reports are written to
 # <tree>/sanitizer/ and copied to build/sanitize-logs/reports/; UBSan's go to
 # the server logs, which are kept in build/sanitize-logs/ and searched, for
-# crashes too. RECOVERY_SANITIZE_KEEP=1 keeps the tree.
-PG_MAJOR=15 # the private tree is a copy of Debian's PostgreSQL 15 (scripts/private-tree.sh)
+# crashes too. RECOVERY_SANITIZE_KEEP=1 keeps the tree. As root, it runs as
+# user postgres (become_postgres in lib.sh).
+PG_MAJOR=15 # the private tree is a copy of Debian's PostgreSQL 15 (private_tree in lib.sh)
 source "$(dirname "$0")/lib.sh"
-source "$ROOT/scripts/private-tree.sh"
 
 parts=("$@")
 [ ${#parts[@]} -gt 0 ] || parts=(selftest unit sql tap)
@@ -35,25 +35,19 @@ wants() { [[ " ${parts[*]} " == *" $1 "* ]]; }
 command -v gcc >/dev/null && [ -f "$(readlink -f "$(gcc -print-file-name=libasan.so)")" ] ||
   { echo "sanitize: gcc's libasan is missing (apt-get install gcc)" >&2; exit 2; }
 
-if ! command -v patchelf >/dev/null; then
-  echo "==> installing patchelf (to give the private postgres the ASan runtime)"
-  ${SUDO} apt-get install -y -qq --no-install-recommends patchelf >/dev/null ||
-    { echo "sanitize: patchelf is missing and could not be installed" >&2; exit 2; }
-fi
-
-RUN_AS=""
-[ "$(id -u)" -eq 0 ] && RUN_AS=postgres
-as_server_user() { if [ -n "$RUN_AS" ]; then runuser -u "$RUN_AS" -- "$@"; else "$@"; fi; }
+command -v patchelf >/dev/null || { echo "sanitize: patchelf is missing (bash scripts/install-deps.sh)" >&2; exit 2; }
+become_postgres "$@"
 
 LOGS="$ROOT/build/sanitize-logs"
 rm -rf "$LOGS" && mkdir -p "$LOGS"
 TREE=$(mktemp -d "${TMPDIR:-/tmp}/recovery-asan.XXXXXX")
 BINDIR=""
 failures=0
+passed=0
 server_pid_file=""
 cleanup() {
   if [ -n "$server_pid_file" ] && [ -f "$server_pid_file" ]; then
-    as_server_user "$BINDIR/pg_ctl" -D "$(dirname "$server_pid_file")" -m immediate stop >/dev/null 2>&1 || true
+    "$BINDIR/pg_ctl" -D "$(dirname "$server_pid_file")" -m immediate stop >/dev/null 2>&1 || true
   fi
   if [ -n "${RECOVERY_SANITIZE_KEEP:-}" ]; then
     echo "sanitize: tree kept in $TREE"
@@ -63,6 +57,7 @@ cleanup() {
 }
 trap cleanup EXIT
 fail() { echo "sanitize: FAILED: $*"; failures=$((failures + 1)); }
+pass() { passed=$((passed + $1)); }  # N checks passed (the counts of the tools, or 1)
 started=$(date +%s)
 
 # --- unit: GoogleTest, instrumented, with LeakSanitizer ----------------------
@@ -74,6 +69,7 @@ if wants unit; then
      (cd "$build" && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
         UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure) >>"$LOGS/unit.log" 2>&1; then
     grep -E 'tests passed' "$LOGS/unit.log" | tail -n 1
+    pass "$(sed -nE 's/.* out of ([0-9]+)$/\1/p' "$LOGS/unit.log" | tail -n 1)"
   else
     tail -n 30 "$LOGS/unit.log"
     fail "unit tests (log: $LOGS/unit.log)"
@@ -96,10 +92,9 @@ fi
 start_server() {
   local name=$1 data="$TREE/$1" sock="$TREE/$1-sock"
   mkdir -p "$data" "$sock"
-  [ -z "$RUN_AS" ] || chown "$RUN_AS:" "$data" "$sock"
   chmod 700 "$data"
   PORT=$(free_port)
-  as_server_user "$BINDIR/initdb" -D "$data/pg" -A trust -U postgres --locale=C.UTF-8 -E UTF8 \
+  "$BINDIR/initdb" -D "$data/pg" -A trust -U postgres --locale=C.UTF-8 -E UTF8 \
     >"$LOGS/initdb.log" 2>&1 || { cat "$LOGS/initdb.log"; return 1; }
   {
     echo "port = $PORT"
@@ -112,14 +107,13 @@ start_server() {
   server_pid_file="$data/pg/postmaster.pid"
   SERVER_LOG="$LOGS/$name.log"
   touch "$SERVER_LOG"
-  [ -z "$RUN_AS" ] || chown "$RUN_AS:" "$SERVER_LOG"
-  as_server_user "$BINDIR/pg_ctl" -D "$data/pg" -l "$SERVER_LOG" -w -t 120 start >/dev/null || return 1
+  "$BINDIR/pg_ctl" -D "$data/pg" -l "$SERVER_LOG" -w -t 120 start >/dev/null || return 1
   export PGHOST="$sock" PGPORT="$PORT" PGUSER=postgres PGDATABASE=postgres
   grep -q libasan "/proc/$(head -n 1 "$server_pid_file")/maps" ||
     { fail "the server does not run with the ASan runtime"; return 1; }
 }
 stop_server() {
-  as_server_user "$BINDIR/pg_ctl" -D "$(dirname "$server_pid_file")" -m fast -w stop >/dev/null || true
+  "$BINDIR/pg_ctl" -D "$(dirname "$server_pid_file")" -m fast -w stop >/dev/null || true
   server_pid_file=""
 }
 # Reports and crashes in a server log: UBSan writes its reports there; a
@@ -148,6 +142,7 @@ if wants selftest; then
   stop_server
   if grep -qs 'heap-buffer-overflow' "$TREE"/sanitizer/asan.*; then
     echo "selftest: ASan reported the heap-buffer-overflow"
+    pass 1
   else
     fail "ASan did not report a deliberate heap-buffer-overflow: the set-up is blind"
   fi
@@ -155,6 +150,7 @@ if wants selftest; then
   # reports go to stderr, i.e. the server log.
   if grep -qs 'runtime error: signed integer overflow' "$SERVER_LOG"; then
     echo "selftest: UBSan reported the signed integer overflow"
+    pass 1
   else
     fail "UBSan did not report a deliberate signed overflow: the set-up is blind"
   fi
@@ -166,17 +162,21 @@ fi
 # --- sql: pg_regress + pgTAP, then the worker ---------------------------------
 if wants sql; then
   start_server sql || { fail "could not start a sanitized server"; exit 1; }
-  echo "==> pg_regress + pgTAP against a sanitized server"
-  status=0
-  make -C "$TREE/build" -s installcheck PG_CONFIG="$BINDIR/pg_config" >"$LOGS/sql.log" 2>&1 || status=$?
-  psql -X -q -c "CREATE DATABASE pgtap_runs" >/dev/null
-  psql -X -q -d pgtap_runs -c "CREATE EXTENSION pgtap" -c "CREATE EXTENSION recovery" >/dev/null
-  pg_prove -d pgtap_runs "$ROOT"/test/pgtap/*.sql >>"$LOGS/sql.log" 2>&1 || status=$?
-  grep -E '^(ok|not ok) | All [0-9]+ tests passed|tests? failed|^All tests|^Files=|^Result:|\.\.\. (FAILED|failed)' "$LOGS/sql.log" | grep -vE '^ok ' || true
-  if [ "$status" -ne 0 ]; then
-    [ -f "$TREE/build/regression.diffs" ] && head -n 40 "$TREE/build/regression.diffs"
-    fail "SQL suites (log: $LOGS/sql.log)"
+  echo "==> pg_regress, isolation specs, pgTAP against a sanitized server"
+  if make -C "$ROOT" -s installcheck TAP_TESTS= PG_CONFIG="$BINDIR/pg_config" >"$LOGS/regress.log" 2>&1; then
+    pass "$(regress_counts "$LOGS/regress.log" | cut -d' ' -f1)"
+  else
+    head -n 40 "$ROOT/regression.diffs" "$ROOT/output_iso/regression.diffs" 2>/dev/null || true
+    fail "pg_regress or isolation (log: $LOGS/regress.log)"
   fi
+  grep -E 'tests (passed|failed)' "$LOGS/regress.log" || true
+  if make -C "$ROOT" -s installcheck-pgtap PG_CONFIG="$BINDIR/pg_config" >"$LOGS/pgtap.log" 2>&1; then
+    pass "$(tap_counts "$LOGS/pgtap.log" | cut -d' ' -f1)"
+  else
+    grep -E '^\s*not ok|Parse errors' "$LOGS/pgtap.log" || tail -n 20 "$LOGS/pgtap.log"
+    fail "pgTAP (log: $LOGS/pgtap.log)"
+  fi
+  grep -E '^(Files|Result)' "$LOGS/pgtap.log" || true
 
   echo "==> the background worker under the sanitizer: batches, a dropped table, a failing trigger"
   psql -X -q -v runs=250 -v prefix=w -f "$ROOT/test/fixtures/worker.sql" >/dev/null
@@ -202,6 +202,7 @@ SQL
   state=$(psql -X -Atq -c "SELECT state || ' ' || total_recovered FROM recovery.worker_status() WHERE database = 'postgres'")
   if [ -n "$recovered" ] && [[ $state =~ ^(idle|running)\ 250$ ]]; then
     echo "worker: 250 runs recovered in batches of 100, a dropped table skipped, a failing trigger survived"
+    pass 1
   else
     fail "the worker did not recover the 250 runs ($state; see $SERVER_LOG)"
   fi
@@ -210,16 +211,24 @@ SQL
 fi
 
 # --- the TAP tests and the soak against sanitized servers ---------------------
+# prove_tests NAME [make variables...]: make prove-installcheck with the
+# private tree's pg_config; the servers' logs (tmp_check/log) are kept in
+# $LOGS/NAME-servers.
+prove_tests() {
+  local name=$1
+  shift
+  if make -C "$ROOT" -s prove-installcheck PG_CONFIG="$BINDIR/pg_config" "$@" >"$LOGS/$name.log" 2>&1; then
+    pass "$(tap_counts "$LOGS/$name.log" | cut -d' ' -f1)"
+    grep -E '^# soak:|^(Files|Result)' "$LOGS/$name.log" || true
+  else
+    grep -E '^[^ ]+\.pl \.\.|^\s*not ok|^(Files|Result)' "$LOGS/$name.log" || tail -n 20 "$LOGS/$name.log"
+    fail "$name (log: $LOGS/$name.log)"
+  fi
+  rm -rf "$LOGS/$name-servers" && cp -r "$ROOT/tmp_check/log" "$LOGS/$name-servers" 2>/dev/null || mkdir -p "$LOGS/$name-servers"
+}
 if wants tap; then
   echo "==> TAP tests (test/tap) against sanitized servers"
-  if RECOVERY_PG_BINDIR="$BINDIR" RECOVERY_TAP_TIMEOUT=${RECOVERY_TAP_TIMEOUT:-600} \
-      RECOVERY_TAP_KEEP_LOGS="$LOGS/tap-servers" \
-      bash "$ROOT/scripts/cluster-tests.sh" "$ROOT/test/tap" >"$LOGS/tap.log" 2>&1; then
-    grep -E '^(Files|Result)' "$LOGS/tap.log"
-  else
-    grep -E '^t/|^not ok|^(Files|Result)' "$LOGS/tap.log"
-    fail "TAP tests (log: $LOGS/tap.log)"
-  fi
+  prove_tests tap RECOVERY_TAP_TIMEOUT="${RECOVERY_TAP_TIMEOUT:-600}"
   # These tests crash servers on purpose (SIGKILL, immediate stops): only
   # sanitizer reports and aborts count here.
   if grep -nE 'Sanitizer|runtime error:|terminated by signal 6' "$LOGS"/tap-servers/*.log; then
@@ -228,14 +237,9 @@ if wants tap; then
 fi
 if wants soak; then
   echo "==> soak (test/soak) against a sanitized server"
-  if RECOVERY_PG_BINDIR="$BINDIR" RECOVERY_SOAK_SECONDS=${RECOVERY_SOAK_SECONDS:-30} \
-      RECOVERY_TAP_KEEP_LOGS="$LOGS/soak-servers" \
-      bash "$ROOT/scripts/soak-suite.sh" >"$LOGS/soak.log" 2>&1; then
-    grep -E '^# soak:|^(Files|Result)' "$LOGS/soak.log"
-  else
-    grep -E '^# |^not ok|^(Files|Result)' "$LOGS/soak.log"
-    fail "soak (log: $LOGS/soak.log)"
-  fi
+  seconds=${RECOVERY_SOAK_SECONDS:-30}
+  export RECOVERY_SOAK_SECONDS=$seconds
+  prove_tests soak PROVE_TESTS=test/soak/201_soak.pl RECOVERY_TAP_TIMEOUT=$((seconds + 300))
   if grep -nE 'Sanitizer|runtime error:|terminated by signal' "$LOGS"/soak-servers/*.log; then
     fail "sanitizer report or crash in the soak's server log ($LOGS/soak-servers)"
   fi
@@ -256,5 +260,5 @@ if [ -n "$BINDIR" ]; then
     fail "$count sanitizer report(s), copied to $LOGS/reports"
   fi
 fi
-echo "sanitize: ${parts[*]}: $count reports, $failures failures, $(( $(date +%s) - started ))s"
+echo "sanitize: ${parts[*]}: $passed passed, $count reports, $failures failures, $(( $(date +%s) - started ))s"
 [ "$failures" -eq 0 ]

@@ -12,19 +12,19 @@
 #             security, 150 hostile calls) in another
 #     server  the whole server under memcheck (--trace-children=yes): the
 #             postmaster, the background worker and every backend, running
-#             the pg_regress files, every pgTAP file (dblink sessions too)
+#             the pg_regress files, the isolation specs, every pgTAP file
 #             and worker cycles
 # recovery is built normally (-g -O2) into a private PostgreSQL tree
-# (scripts/private-tree.sh), never system-wide. PostgreSQL itself is not
+# (private_tree in lib.sh), never system-wide; as root, it runs as user
+# postgres (become_postgres in lib.sh). PostgreSQL itself is not
 # built with USE_VALGRIND, so its own reports are noise: test/valgrind/
 # summarize.pl shows only the errors and definite leaks whose stacks go
 # through recovery's code, and counts the rest; test/valgrind/glibc.supp
 # suppresses a false positive of glibc's loader (seen when JIT loads
 # llvmjit.so). Exit status non-zero when there are any. Logs:
 # build/valgrind-logs/.
-PG_MAJOR=15 # the private tree is a copy of Debian's PostgreSQL 15 (scripts/private-tree.sh)
+PG_MAJOR=15 # the private tree is a copy of Debian's PostgreSQL 15 (private_tree in lib.sh)
 source "$(dirname "$0")/lib.sh"
-source "$ROOT/scripts/private-tree.sh"
 
 parts=("$@")
 [ ${#parts[@]} -gt 0 ] || parts=(selftest unit single server)
@@ -33,18 +33,14 @@ for p in "${parts[@]}"; do
 done
 wants() { [[ " ${parts[*]} " == *" $1 "* ]]; }
 command -v valgrind >/dev/null || { echo "valgrind: not installed (apt-get install valgrind)" >&2; exit 2; }
-
-RUN_AS=""
-[ "$(id -u)" -eq 0 ] && RUN_AS=postgres
-as_server_user() { if [ -n "$RUN_AS" ]; then runuser -u "$RUN_AS" -- "$@"; else "$@"; fi; }
+become_postgres "$@"
 
 LOGS="$ROOT/build/valgrind-logs"
 rm -rf "$LOGS" && mkdir -p "$LOGS"
-chmod 777 "$LOGS"
 TREE=$(mktemp -d "${TMPDIR:-/tmp}/recovery-valgrind.XXXXXX")
 server_running=""
 cleanup() {
-  [ -z "$server_running" ] || as_server_user "$BINDIR/pg_ctl" -D "$TREE/data/pg" -m immediate stop >/dev/null 2>&1 || true
+  [ -z "$server_running" ] || "$BINDIR/pg_ctl" -D "$TREE/data/pg" -m immediate stop >/dev/null 2>&1 || true
   if [ -n "${RECOVERY_VALGRIND_KEEP:-}" ]; then echo "valgrind: tree kept in $TREE"; else rm -rf "$TREE"; fi
 }
 trap cleanup EXIT
@@ -83,9 +79,8 @@ if wants single || wants server || wants selftest; then
   BINDIR=$(private_tree "$TREE") || { fail "private tree"; exit 1; }
   export PATH="$BINDIR:$PATH"
   mkdir -p "$TREE/data"
-  [ -z "$RUN_AS" ] || chown "$RUN_AS:" "$TREE/data"
   chmod 700 "$TREE/data"
-  as_server_user "$BINDIR/initdb" -D "$TREE/data/pg" -A trust -U postgres --locale=C.UTF-8 -E UTF8 \
+  "$BINDIR/initdb" -D "$TREE/data/pg" -A trust -U postgres --locale=C.UTF-8 -E UTF8 \
     >"$LOGS/initdb.log" 2>&1 || { cat "$LOGS/initdb.log"; exit 1; }
   perl "$ROOT/test/valgrind/single-user.pl" sql/*.sql >/dev/null  # syntax check of the converter
 fi
@@ -97,7 +92,7 @@ if wants selftest; then
   printf '%s\n\n' "CREATE FUNCTION selftest_overflow(int) RETURNS int AS 'valgrind_selftest', 'asan_selftest_overflow' LANGUAGE C STRICT;" \
     "SELECT selftest_overflow(8);" "DROP FUNCTION selftest_overflow(int);" >"$TREE/selftest.sql"
   chmod 644 "$TREE/selftest.sql"
-  as_server_user "${MEMCHECK[@]}" --log-file="$LOGS/selftest.valgrind.%p.log" \
+  "${MEMCHECK[@]}" --log-file="$LOGS/selftest.valgrind.%p.log" \
     "$BINDIR/postgres" --single -D "$TREE/data/pg" -j postgres <"$TREE/selftest.sql" >"$LOGS/selftest.out" 2>&1 || true
   if VALGRIND_OURS='selftest\.c:\d+' perl "$ROOT/test/valgrind/summarize.pl" "$LOGS"/selftest.valgrind.*.log \
       >"$LOGS/selftest.summary"; then
@@ -112,12 +107,12 @@ if wants single; then
   echo "==> one backend in single-user mode under memcheck: pg_regress files, pgTAP 01 02 05 06"
   cd "$ROOT"
   single() {  # name database input
-    as_server_user "${MEMCHECK[@]}" --log-file="$LOGS/$1.valgrind.%p.log" \
+    "${MEMCHECK[@]}" --log-file="$LOGS/$1.valgrind.%p.log" \
       "$BINDIR/postgres" --single -D "$TREE/data/pg" -j -c shared_preload_libraries=recovery \
       -c max_stack_depth=4MB "$2" <"$3" >"$LOGS/$1.out" 2>&1
   }
   printf 'CREATE DATABASE regress;\n\nCREATE DATABASE taprun;\n\n' >"$TREE/create.sql"
-  as_server_user "$BINDIR/postgres" --single -D "$TREE/data/pg" -j postgres <"$TREE/create.sql" >/dev/null 2>&1
+  "$BINDIR/postgres" --single -D "$TREE/data/pg" -j postgres <"$TREE/create.sql" >/dev/null 2>&1
   perl test/valgrind/single-user.pl sql/*.sql >"$TREE/regress.sql"
   { printf 'CREATE EXTENSION pgtap;\n\nCREATE EXTENSION recovery;\n\n'
     perl test/valgrind/single-user.pl test/pgtap/01_*.sql test/pgtap/02_*.sql test/pgtap/05_*.sql test/pgtap/06_*.sql
@@ -138,24 +133,24 @@ fi
 if wants server; then
   echo "==> the whole server under memcheck (--trace-children=yes): pg_regress files, a worker cycle"
   sock="$TREE/sock"
-  mkdir -p "$sock" && chmod 777 "$sock"
+  mkdir -p "$sock"
   port=$(free_port)
   # Paused workers for the SQL suites (as scripts/test.sh runs them); on for
   # the worker cycle below (in postgresql.conf, so that ALTER SYSTEM wins).
   echo "recovery.enabled = off" >>"$TREE/data/pg/postgresql.conf"
-  as_server_user "${MEMCHECK[@]}" --trace-children=yes --log-file="$LOGS/server.valgrind.%p.log" \
+  "${MEMCHECK[@]}" --trace-children=yes --log-file="$LOGS/server.valgrind.%p.log" \
     "$BINDIR/postgres" -D "$TREE/data/pg" -p "$port" -c listen_addresses= -c unix_socket_directories="$sock" \
     -c shared_preload_libraries=recovery -c recovery.naptime=1 >"$LOGS/server.log" 2>&1 &
   server_running=1
   export PGHOST="$sock" PGPORT="$port" PGUSER=postgres
   for _ in $(seq 1 120); do pg_isready -q && break; sleep 1; done
   t0=$(date +%s)
-  make -C "$TREE/build" -s installcheck PG_CONFIG="$BINDIR/pg_config" >"$LOGS/server-sql.log" 2>&1 ||
-    { head -n 40 "$TREE/build/regression.diffs" 2>/dev/null; fail "pg_regress under memcheck (see $LOGS/server-sql.log)"; }
+  make -C "$ROOT" -s installcheck TAP_TESTS= PG_CONFIG="$BINDIR/pg_config" >"$LOGS/server-sql.log" 2>&1 ||
+    { head -n 40 "$ROOT/regression.diffs" "$ROOT/output_iso/regression.diffs" 2>/dev/null
+      fail "pg_regress or isolation under memcheck (see $LOGS/server-sql.log)"; }
   grep -E 'tests passed|failed' "$LOGS/server-sql.log" || true
-  psql -X -q -c "CREATE DATABASE pgtap_runs" >/dev/null
-  psql -X -q -d pgtap_runs -c "CREATE EXTENSION pgtap" -c "CREATE EXTENSION recovery" >/dev/null
-  pg_prove -d pgtap_runs test/pgtap/*.sql >>"$LOGS/server-sql.log" 2>&1 || fail "pgTAP under memcheck (see $LOGS/server-sql.log)"
+  make -C "$ROOT" -s installcheck-pgtap PG_CONFIG="$BINDIR/pg_config" >>"$LOGS/server-sql.log" 2>&1 ||
+    fail "pgTAP under memcheck (see $LOGS/server-sql.log)"
   grep -E '^(Files|Result)' "$LOGS/server-sql.log" || true
   psql -X -q -d postgres -c "ALTER SYSTEM SET recovery.enabled = on" -c "SELECT pg_reload_conf()" >/dev/null
   psql -X -q -d postgres -v runs=20 -v prefix=v -f test/fixtures/worker.sql >/dev/null
@@ -166,7 +161,7 @@ if wants server; then
   sleep 3    # more cycles, over the dropped table too
   echo "server: worker recovered $(psql -X -Atq -d postgres -c "SELECT count(*) FROM recovery.history") of 20 runs;" \
     "$(( $(date +%s) - t0 ))s under memcheck"
-  as_server_user "$BINDIR/pg_ctl" -D "$TREE/data/pg" -m fast -w -t 600 stop >/dev/null || fail "server stop"
+  "$BINDIR/pg_ctl" -D "$TREE/data/pg" -m fast -w -t 600 stop >/dev/null || fail "server stop"
   server_running=""
   wait || true
   summarize server "$LOGS"/server.valgrind.*.log

@@ -1,5 +1,5 @@
 // Shared by the CLI tests: a fresh database per test file in the throwaway
-// cluster that scripts/node-suite.sh starts (pg_virtualenv sets PG*), the
+// cluster that the node suite of scripts/test.sh starts (pg_virtualenv sets PG*), the
 // seed's schema and runs, and a way to run bin/recover-stuck-runs.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';

@@ -1,6 +1,6 @@
 
 # Shared set-up for recovery's PostgreSQL::Test::Cluster tests (test/tap/*.pl).
-# scripts/tap-suite.sh puts this directory on PERL5LIB.
+# The Makefile's PROVE_FLAGS put this directory on @INC (-I test/tap).
 package RecoveryTap;
 
 use strict;

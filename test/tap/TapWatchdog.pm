@@ -1,6 +1,6 @@
 
-# Loaded into every test by scripts/tap-suite.sh (perl -MTapWatchdog), which
-# runs each test under `timeout`. On its SIGTERM the test dies instead of
+# Loaded into every test by the Makefile's PROVE_FLAGS (perl -MTapWatchdog),
+# which run each test under `timeout`. On its SIGTERM the test dies instead of
 # vanishing, so PostgreSQL::Test::Cluster's END block still stops the test's
 # servers (and the failure says why); `timeout` sends SIGKILL only if that
 # does not finish in time either.

@@ -1,5 +1,5 @@
 // Test databases: one fresh database per test file, in the throwaway cluster
-// whose PG* variables scripts/node-suite.sh (pg_virtualenv) sets. The schema
+// whose PG* variables the node suite of scripts/test.sh (pg_virtualenv) sets. The schema
 // comes from demo/seed-schema.sql, not from prisma migrate.
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';

@@ -1,4 +1,4 @@
-// The built app (`npm run build` first: scripts/node-suite.sh does), started
+// The built app (`npm run build` first: scripts/test.sh node does), started
 // with `npm start` as a user would, on a free port, against a test database.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
