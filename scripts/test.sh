@@ -23,7 +23,10 @@
 # need pg_cron skip themselves on 18 (not built there) and are listed by name
 # as skipped, never counted as passed; on 15 a skip is a failure. Logs:
 # build/test-logs/ (pgN/ for another major).
-only_major=${PG_MAJOR:-}
+# Read once, before use_major exports PG_MAJOR: the re-run as postgres
+# (become_postgres) gets the caller's choice, not the last major set up.
+only_major=${RECOVERY_ONLY_MAJOR-${PG_MAJOR:-}}
+export RECOVERY_ONLY_MAJOR=$only_major
 source "$(dirname "$0")/lib.sh"
 
 suites=("$@")
