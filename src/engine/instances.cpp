@@ -108,7 +108,7 @@ std::string start(const std::string& name, const Interval& lease) {
   }
   const std::string me = pg::current_role_name();
   const bool superuser = pg::current_user_is_superuser();
-  const std::string token = new_token();
+  std::string token = new_token();
   pg::as_recovery_owner([&] {
     const pg::Param name_param = pg::param(TEXTOID, pg::text_datum(name));
     // Starts of one name take turns (the name's first start included). The

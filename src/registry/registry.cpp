@@ -580,6 +580,20 @@ std::string server_time_zone() {
   return zone;
 }
 
+// The ambiguous case: a plain timestamp column defaulting to local "now"
+// while new sessions' TimeZone is not UTC all year.
+[[noreturn]] void refuse_local_default(const std::string& column, const std::string& table,
+                                       const std::string& server) {
+  throw core::Error(
+      core::sqlstate::kInvalidParameterValue,
+      "column " + quoted(column) + " of table " + table +
+          " defaults to the current time as wall-clock time in TimeZone \"" + server + "\"",
+      "A timestamp without time zone filled by that default holds local time, not UTC: "
+      "read as UTC, live runs would look hours old.",
+      "Pass time_zone => " + pg::quote_literal(server) +
+          ", or time_zone => 'UTC' if the app writes UTC times itself.");
+}
+
 // The zone a table's plain timestamps hold: the one given (it must exist),
 // else the one registered before, else UTC, unless that is ambiguous: a
 // plain started or activity column that defaults to the current time, on a
@@ -612,14 +626,7 @@ std::string zone_of(Oid relid, const std::string& name, const Options& o) {
     }
     const std::string server = server_time_zone();
     if (zone_is_utc(server)) break;
-    throw core::Error(
-        core::sqlstate::kInvalidParameterValue,
-        "column " + quoted(**column) + " of table " + name +
-            " defaults to the current time as wall-clock time in TimeZone \"" + server + "\"",
-        "A timestamp without time zone filled by that default holds local time, not UTC: "
-        "read as UTC, live runs would look hours old.",
-        "Pass time_zone => " + pg::quote_literal(server) +
-            ", or time_zone => 'UTC' if the app writes UTC times itself.");
+    refuse_local_default(**column, name, server);
   }
   return "UTC";
 }
@@ -641,7 +648,8 @@ bool upsert(Oid relid, const std::string& name, const Options& stored) {
     const std::string column = pg::quote_ident(f.name);
     columns += ", " + column;
     values += ", $" + std::to_string(params.size());
-    updates += ", " + column + " = EXCLUDED." + column;
+    updates += ", " + column + " = EXCLUDED.";
+    updates += column;
   }
   bool inserted = false;
   pg::as_recovery_owner([&] {
