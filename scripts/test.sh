@@ -7,6 +7,8 @@
 #   PG_MAJOR=18 bash scripts/test.sh        one major alone (make test PG_MAJOR=18)
 #   RECOVERY_TEST_PRIVATE=1 ...             15 in a private tree (private_tree in
 #                                           lib.sh), nothing installed system-wide
+#   RECOVERY_TAP_TESTS=test/tap/113_instances.pl bash scripts/test.sh tap
+#                                           some TAP files only
 # PGXS and the tools run the tests; this script prepares (packages, PostgreSQL
 # 18 from scripts/pg18.sh, recovery built and installed), leaves root once
 # (become_postgres), gives each suite its server, and counts:
@@ -140,7 +142,8 @@ show_prove() {
 run_tap() {
   local skips="$LOGS/tap-skipped.txt" line
   : >"$skips"
-  run "$LOGS/tap.log" make -C "$ROOT" -s prove-installcheck
+  run "$LOGS/tap.log" make -C "$ROOT" -s prove-installcheck \
+    ${RECOVERY_TAP_TESTS:+PROVE_TESTS="$RECOVERY_TAP_TESTS"}
   show_prove "$LOGS/tap.log"
   set -- $(tap_counts "$LOGS/tap.log" "$skips")
   local ok=$1 bad=$2

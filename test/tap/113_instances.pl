@@ -203,5 +203,33 @@ is(sql1(qq{SELECT recovery.instance_stop('$token')}), '1', 'its stop counts the 
 until_failed('fenced', time);
 is(reason_of('fenced'), 'instance_stopped', 'which then is instance_stopped, not instance_gone');
 
+# 8b. The other order: a recovery that ended a lapsed incarnation holds its
+#     row until it commits; a heartbeat meanwhile waits, then says false.
+#     (The worker is paused, so the recovery is this transaction's.)
+$node->safe_psql('postgres', q{ALTER SYSTEM SET recovery.enabled = off; SELECT pg_reload_conf()});
+$token = sql1(q{SELECT recovery.instance_start('fence-2', '1 second')});
+new_run('fenced-2', '10 seconds');
+is(sql1(qq{SELECT recovery.claim('qualification_runs', 'fenced-2', '$token')}), 't', 'fence 2: run claimed by a 1 s lease');
+usleep(1_500_000);
+my $recoverer = $node->background_psql('postgres');
+is($recoverer->query_safe(
+	q{BEGIN; SELECT count(*) FROM recovery.recover_stuck_runs('1 hour', NULL, 'qualification_runs')}), '1',
+	'a recovery (not yet committed) fails the lapsed incarnation\'s run');
+my ($hb_out, $hb_err) = ('', '');
+my $late = IPC::Run::start(
+	[ $node->installed_command('psql'), '-XAtq', '-d', $node->connstr('postgres'),
+	  '-c', qq{SELECT recovery.instance_heartbeat('$token')} ],
+	'>', \$hb_out, '2>', \$hb_err);
+ok($node->poll_query_until('postgres',
+	q{SELECT count(*) = 1 FROM pg_stat_activity WHERE query LIKE '%instance_heartbeat(%' AND wait_event_type = 'Lock'}),
+	'a heartbeat meanwhile waits for it');
+$recoverer->query_safe('COMMIT');
+$late->finish;
+is($hb_out . $hb_err, "f\n", 'then returns false: the incarnation has ended');
+is(status_of('fenced-2'), 'FAILED', 'and the run is FAILED');
+is(reason_of('fenced-2'), 'instance_gone', 'as instance_gone');
+$recoverer->quit;
+$node->safe_psql('postgres', q{ALTER SYSTEM SET recovery.enabled = on; SELECT pg_reload_conf()});
+
 $node->stop;
 done_testing();
