@@ -47,6 +47,15 @@ const report = []; // markdown lines of bench/out/report.md
 const samples = {}; // raw numbers, bench/out/samples.json
 const plansLog = []; // bench/out/plans.txt
 
+// The Targets table of the report (every target met or missed so far).
+function sayTargets() {
+  say('## Targets');
+  say();
+  say('| target | goal | measured | |');
+  say('|---|---|---|---|');
+  for (const l of targets) say(l);
+}
+
 function say(line = '') {
   console.log(line);
   report.push(line);
@@ -1152,11 +1161,7 @@ async function main() {
     say();
     await scenarioG(db);
     say();
-    say('## Targets');
-    say();
-    say('| target | goal | measured | |');
-    say('|---|---|---|---|');
-    for (const l of targets) say(l);
+    sayTargets();
     fs.writeFileSync(path.join(OUT, 'report.md'), `${report.join('\n')}\n`);
     fs.writeFileSync(path.join(OUT, 'samples.json'), `${JSON.stringify(samples, null, 1)}\n`);
     for (const c of pools.values()) await c.end();
@@ -1183,11 +1188,7 @@ async function main() {
   await scenarioF(db);
   await scenarioG(db);
   say();
-  say('## Targets');
-  say();
-  say('| target | goal | measured | |');
-  say('|---|---|---|---|');
-  for (const l of targets) say(l);
+  sayTargets();
   say();
   say(`## Where the extension's time goes (${human(main.rows)} runs, ${main.stuck} stuck; auto_explain, ANALYZE with TIMING OFF; ms, medians of ${CFG.reps.breakdown})`);
   say();

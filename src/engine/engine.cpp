@@ -62,17 +62,10 @@ void open_recover_cursor(std::optional<pg::Cursor>& cursor, const core::Statemen
                     [&] { cursor.emplace(statement.sql, params, false); });
 }
 
-// Whether the statements consult the table's claims, and the ended
-// incarnations among their owners (a recovery fences lapsed ones first:
-// claims::table_claims). Read before the table's code runs.
-struct ClaimsView {
-  core::Claims claims = core::Claims::kIgnore;
-  std::string ended = "{}";
-};
-
-ClaimsView claims_of(const registry::Watched& w, bool fence = false) {
-  const claims::TableClaims c = claims::table_claims(w.relid, fence);
-  return {c.any ? core::Claims::kConsult : core::Claims::kIgnore, c.ended};
+// Whether the statements consult the table's claims (claims::table_claims,
+// read before the table's code runs).
+core::Claims consulted(const claims::TableClaims& c) {
+  return c.any ? core::Claims::kConsult : core::Claims::kIgnore;
 }
 
 }  // namespace
@@ -119,9 +112,9 @@ void warn_future_activity(const registry::Watched& w, int level) {
 
 uint64 find_in_table(const registry::Watched& w, const Clock& clock, const RowSink& sink) {
   require_read(w, true);
-  const ClaimsView view = claims_of(w);
-  const core::Claims claims = view.claims;
-  const std::string& ended = view.ended;
+  const claims::TableClaims table_claims = claims::table_claims(w.relid, false);
+  const core::Claims claims = consulted(table_claims);
+  const std::string& ended = table_claims.ended;
   const core::Statement statement = core::find_query(w.table, claims, pg::quote_ident);
   const pg::ErrorContextLine context("recovery: finding stuck runs of table " + w.name);
   uint64 total = 0;
@@ -149,9 +142,9 @@ uint64 recover_table(const registry::Watched& w, const Clock& clock, std::option
   const bool wants_rows = static_cast<bool>(sink);
   require_read(w, wants_rows);
   const bool may = may_update(w);
-  const ClaimsView view = claims_of(w, may);
-  const core::Claims claims = view.claims;
-  const std::string& ended = view.ended;
+  const claims::TableClaims table_claims = claims::table_claims(w.relid, may);
+  const core::Claims claims = consulted(table_claims);
+  const std::string& ended = table_claims.ended;
   if (!may) {
     // Nothing to do is not an error; stuck runs the caller may not fix are.
     uint64 stuck = 0;
@@ -204,9 +197,9 @@ uint64 recover_table(const registry::Watched& w, const Clock& clock, std::option
 
 TableStatus table_status(const registry::Watched& w, const Clock& clock) {
   TableStatus status;
-  const ClaimsView view = claims_of(w);
-  const core::Claims claims = view.claims;
-  const std::string& ended = view.ended;
+  const claims::TableClaims table_claims = claims::table_claims(w.relid, false);
+  const core::Claims claims = consulted(table_claims);
+  const std::string& ended = table_claims.ended;
   const core::Statement statement = core::stuck_summary_query(w.table, claims, pg::quote_ident);
   const pg::ErrorContextLine context("recovery: counting stuck runs of table " + w.name);
   with_lock_timeout([&] {
