@@ -145,4 +145,13 @@ std::string end_session_claims() {
          op("=") + "$1 AND c.backend_start" + op("=") + "$2";
 }
 
+std::string forget_seen_claims() {
+  return "DELETE FROM recovery.claims AS c USING ROWS FROM "
+         "(pg_catalog.unnest($2::pg_catalog.text[]), "
+         "pg_catalog.unnest($3::pg_catalog.timestamptz[])) AS f(run_id, claimed_at) WHERE "
+         "c.run_table" +
+         op("=") + "$1 AND c.run_id" + op("=") + "f.run_id AND c.claimed_at" + op("=") +
+         "f.claimed_at";
+}
+
 }  // namespace recovery::core::instance_sql

@@ -57,5 +57,9 @@ std::string claim_upsert();
 std::string release_delete();
 // $1 pid, $2 backend start: the session's own claims end (DISCARD ALL).
 std::string end_session_claims();
+// $1 table, $2 run ids (text[]), $3 their claimed_at (timestamptz[]): the
+// finished claims one snapshot saw (table_sql's finished_claims_query) end,
+// those still as seen only (a claim made again since has a new claimed_at).
+std::string forget_seen_claims();
 
 }  // namespace recovery::core::instance_sql

@@ -231,7 +231,14 @@ Statement recover_query(const RunTable& table, Claims claims, Quoter quote, bool
   // holds (NO KEY: an app inserting child rows only holds KEY SHARE, which
   // must not hide the run).
   const std::string previous = previous_values(table, b);
-  const std::string rows = stuck_rows(table, claims, b);
+  std::string rows = stuck_rows(table, claims, b);
+  if (claims == Claims::kIgnore) {
+    // Claims were left out because an earlier statement saw none: a first
+    // claim committed since stops this one (a one-time check), and the next
+    // call consults it.
+    rows += " AND NOT EXISTS (SELECT 1 FROM recovery.claims AS c WHERE c.run_table" + op("=") +
+            b.bind(Slot::kRunTable) + ")";
+  }
   const std::string cte = "WITH stuck AS (SELECT t.tableoid AS run_tableoid, t.ctid AS run_ctid, " +
                           status + " AS previous_status, r.reason, r.action, " + previous +
                           " AS previous_values FROM " + rows + " ORDER BY " +
@@ -287,22 +294,22 @@ Statement stuck_summary_query(const RunTable& table, Claims claims, Quoter quote
                   ") FROM " + rows);
 }
 
-Statement claim_lookup_query(const RunTable& table, const std::string& id_equality,
-                             bool active_only, Quoter quote) {
+Statement claim_lookup_query(const RunTable& table, const std::string& id_equality, bool for_claim,
+                             Quoter quote) {
   Builder b(quote);
   const std::string id = b.column(table.id_column);
   std::string sql = "SELECT " + id + "::pg_catalog.text FROM " + table.qualified_name +
                     " AS t WHERE " + id + " " + id_equality + " " + b.bind(Slot::kRunId);
-  if (active_only) sql += " AND " + active(table, b);
-  return b.finish(sql + " FOR KEY SHARE OF t");
+  if (!for_claim) return b.finish(sql + " FOR KEY SHARE OF t");
+  return b.finish(sql + " AND " + active(table, b) + " FOR SHARE OF t");
 }
 
-Statement claimed_active_query(const RunTable& table, const std::string& id_equality,
-                               const std::string& id_type, Quoter quote) {
+Statement finished_claims_query(const RunTable& table, const std::string& id_equality,
+                                const std::string& id_type, Quoter quote) {
   Builder b(quote);
   const std::string of_table = "c.run_table" + op("=") + b.bind(Slot::kRunTable);
-  return b.finish("SELECT c.run_id FROM recovery.claims AS c WHERE " + of_table +
-                  " AND EXISTS (SELECT 1 FROM " + table.qualified_name + " AS t WHERE " +
+  return b.finish("SELECT c.run_id, c.claimed_at FROM recovery.claims AS c WHERE " + of_table +
+                  " AND NOT EXISTS (SELECT 1 FROM " + table.qualified_name + " AS t WHERE " +
                   b.column(table.id_column) + " " + id_equality + " c.run_id::" + id_type +
                   " AND " + active(table, b) + ")");
 }

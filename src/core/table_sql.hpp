@@ -59,18 +59,25 @@ Statement exists_query(const RunTable& table, Claims claims, Quoter quote);
 Statement stuck_summary_query(const RunTable& table, Claims claims, Quoter quote);
 
 // The id of one run as the table prints it (claims key on that text), if it
-// exists (and, with `active_only`, is active), locked FOR KEY SHARE: a row
-// lock needs UPDATE rights, and row-level security applies the table's
-// UPDATE policies to it. `id_equality` is the id type's own equality,
-// OPERATOR(schema.=), so '1.5' finds 1.50 and citext ignores case.
-Statement claim_lookup_query(const RunTable& table, const std::string& id_equality,
-                             bool active_only, Quoter quote);
+// exists, row-locked: a row lock needs UPDATE rights, and row-level security
+// applies the table's UPDATE policies to it. `id_equality` is the id type's
+// own equality, OPERATOR(schema.=), so '1.5' finds 1.50 and citext ignores
+// case. For a claim (`for_claim`) the run must be active and is locked FOR
+// SHARE, which a recovery's FOR NO KEY UPDATE conflicts with both ways: a
+// recovery that already locked the run is waited for (the run is then
+// failed, so not claimed), and one that comes later skips it until the
+// claim commits. A release only reads the id: FOR KEY SHARE, which waits
+// for nobody but a key change.
+Statement claim_lookup_query(const RunTable& table, const std::string& id_equality, bool for_claim,
+                             Quoter quote);
 
-// The run ids of the table's claims whose runs are still active (alias c is
-// recovery.claims; `id_type` is the id's schema-qualified type, to read the
-// claim's text key as an id).
-Statement claimed_active_query(const RunTable& table, const std::string& id_equality,
-                               const std::string& id_type, Quoter quote);
+// The table's claims whose runs are no longer active (or gone): run id and
+// claimed_at, so that exactly these rows, as this one snapshot saw them, are
+// deleted (instance_sql::forget_seen_claims); a claim committed after it is
+// not among them. Alias c is recovery.claims; `id_type` is the id's
+// schema-qualified type, to read the claim's text key as an id.
+Statement finished_claims_query(const RunTable& table, const std::string& id_equality,
+                                const std::string& id_type, Quoter quote);
 
 // undo: puts back the status and those overwritten columns whose previous
 // values the history row has, for the run that still has the status

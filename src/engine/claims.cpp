@@ -58,15 +58,16 @@ registry::Watched writable_table(Oid relid, const char* verb) {
 }
 
 // The id of run `run_id` as the table prints it (claims key on that text),
-// if the run exists (and, with `active_only`, is active). Compared as the id
-// type compares ('1.5' finds 1.50, citext ignores case), through the type's
-// own equality. FOR KEY SHARE: a row lock needs UPDATE rights, and row-level
+// if the run exists (and, `for_claim`, is active: locked so that it and a
+// recovery exclude each other, see core::claim_lookup_query). Compared as
+// the id type compares ('1.5' finds 1.50, citext ignores case), through the
+// type's own equality. The row lock needs UPDATE rights, and row-level
 // security applies the table's UPDATE policies to it, so a run the caller
 // may not update is not found. Runs as the table's code.
 std::optional<std::string> stored_id(const registry::Watched& w, const std::string& run_id,
-                                     bool active_only) {
+                                     bool for_claim) {
   const core::Statement statement = core::claim_lookup_query(
-      w.table, pg::equality_operator(w.id_type), active_only, pg::quote_ident);
+      w.table, pg::equality_operator(w.id_type), for_claim, pg::quote_ident);
   engine::SlotValues values;
   values.run_id = run_id;
   std::optional<std::string> found;
@@ -224,27 +225,33 @@ void forget_dropped_tables() {
 
 uint64 forget_finished(const registry::Watched& w) {
   if (!table_has_claims(w.relid)) return 0;
-  // Which claimed runs are still active: read as the table's code.
+  // Which claims are over, judged by one snapshot as the table's code; a
+  // claim committed after it (its run unseen then) is not among them.
   const core::Statement statement =
-      core::claimed_active_query(w.table, pg::equality_operator(w.id_type),
-                                 pg::qualified_type_name(w.id_type), pg::quote_ident);
-  std::vector<std::string> active;
+      core::finished_claims_query(w.table, pg::equality_operator(w.id_type),
+                                  pg::qualified_type_name(w.id_type), pg::quote_ident);
+  uint64 finished = 0;
+  Datum run_ids = 0;
+  Datum claimed_at = 0;
   engine::with_table_code(w, [&] {
-    const uint64 rows = engine::execute(statement, w, {}, false);
-    for (uint64 row = 0; row < rows; ++row) active.push_back(pg::text_value(row, 1));
+    finished = engine::execute(statement, w, {}, false);
+    std::vector<Datum> ids;
+    std::vector<Datum> times;
+    for (uint64 row = 0; row < finished; ++row) {
+      bool is_null = false;
+      ids.push_back(pg::value(row, 1, &is_null));
+      times.push_back(pg::value(row, 2, &is_null));
+    }
+    // Built while the rows they point into are there.
+    run_ids = pg::array_of(ids, {}, TEXTOID);
+    claimed_at = pg::array_of(times, {}, TIMESTAMPTZOID);
   });
+  if (finished == 0) return 0;
   uint64 deleted = 0;
-  const std::vector<pg::Param> params = {
-      pg::param(REGCLASSOID, ObjectIdGetDatum(w.relid)),
-      pg::param(TEXTARRAYOID, pg::array_of(active, TEXTOID)),
-      pg::param(TIMESTAMPTZOID, TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()))};
-  pg::as_recovery_owner([&] {
-    // Claims made since this transaction began are left for next time.
-    deleted =
-        pg::execute("DELETE FROM recovery.claims WHERE run_table" + op("=") + "$1 AND run_id" +
-                        op("<>") + "ALL ($2) AND claimed_at" + op("<") + "$3",
-                    params, false);
-  });
+  const std::vector<pg::Param> params = {pg::param(REGCLASSOID, ObjectIdGetDatum(w.relid)),
+                                         pg::param(TEXTARRAYOID, run_ids),
+                                         pg::param(pg::array_type_of(TIMESTAMPTZOID), claimed_at)};
+  pg::as_recovery_owner([&] { deleted = pg::execute(isql::forget_seen_claims(), params, false); });
   return deleted;
 }
 

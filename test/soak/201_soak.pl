@@ -650,7 +650,12 @@ cmp_ok($idle_spared + $held_idle, '>', 0,
 # clock: after the ending statement started, or after last heartbeat + lease).
 my $early = count_of(qq{SELECT count(*) FROM $rec r JOIN soak.instance_runs ir
 	ON r.tbl = 'A' AND ir.run_id = r.run_id WHERE ir.fate IS NULL OR r.clock <= ir.died_at});
-is($early, 0, 'no run of an incarnation was recovered before its end');
+is($early, 0, 'no run of an incarnation was recovered before its end')
+  or diag(count_of(qq{SELECT string_agg(format('%s of %s (%s, died %s): recovered %s by %s, reason %s', r.run_id,
+	ir.label, coalesce(ir.fate, 'alive'), ir.died_at, r.clock, r.app, h.reason), E'\n') FROM $rec r
+	JOIN soak.instance_runs ir ON r.tbl = 'A' AND ir.run_id = r.run_id
+	LEFT JOIN recovery.history h ON h.run_table = 'public.qualification_runs' AND h.run_id = r.run_id
+	WHERE ir.fate IS NULL OR r.clock <= ir.died_at}));
 
 # Everything dead recovered: every run left active by an incarnation that
 # ended, by its fate, is failed with the reason of that fate.

@@ -82,5 +82,54 @@ eval { $live->quit };
 is($node->safe_psql('postgres', q{SELECT reason FROM recovery.find_stuck_runs('30 minutes') WHERE run_id = 'long-and-alive'}),
 	'owner_gone', 'after a restart the claim is dead: owner_gone');
 
+# 5. The worker forgets the claims of runs that finished, and only those: a
+#    claim committed while it decides (its run unseen by it then) is kept.
+#    A row-level security policy of the table (forced on its owner, an
+#    ordinary role) makes the worker, and only it, wait on an advisory lock
+#    held here while it reads the table, right inside that decision.
+$node->safe_psql('postgres', q{
+	CREATE ROLE gate_owner IN ROLE pg_read_all_stats;    -- to see that it is the worker
+	CREATE FUNCTION public.gate(text) RETURNS boolean LANGUAGE plpgsql AS $$
+	BEGIN
+	  IF (SELECT backend_type FROM pg_catalog.pg_stat_activity
+	      WHERE pid OPERATOR(pg_catalog.=) pg_catalog.pg_backend_pid()) OPERATOR(pg_catalog.=) 'recovery worker' THEN
+	    PERFORM pg_catalog.pg_advisory_xact_lock_shared(4242);
+	  END IF;
+	  RETURN true;
+	END $$;
+	CREATE TABLE public.gated_runs (id text PRIMARY KEY, status text NOT NULL,
+	  "createdAt" timestamptz NOT NULL DEFAULT now(), "updatedAt" timestamptz NOT NULL DEFAULT now());
+	ALTER TABLE public.gated_runs OWNER TO gate_owner;
+	ALTER TABLE public.gated_runs ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
+	CREATE POLICY gate ON public.gated_runs USING (public.gate(id));
+	SELECT recovery.watch('gated_runs');
+	INSERT INTO public.gated_runs (id, status) VALUES ('done', 'PROCESSING'), ('busy', 'PROCESSING');
+	ALTER SYSTEM SET recovery.enabled = on; ALTER SYSTEM SET recovery.naptime = 60; SELECT pg_reload_conf();
+});
+wait_for($node, 'postgres', q{SELECT state = 'idle' FROM recovery.worker_status()}, 'worker back, napping');
+my $holder = $node->background_psql('postgres');    # keeps its claims alive
+$holder->query_safe(q{SELECT recovery.claim('gated_runs', 'done'), recovery.claim('gated_runs', 'busy')});
+$node->safe_psql('postgres', q{UPDATE public.gated_runs SET status = 'COMPLETED' WHERE id = 'done'});
+my $claimer = $node->background_psql('postgres');
+$claimer->query_safe(q{BEGIN; INSERT INTO public.gated_runs (id, status) VALUES ('fresh', 'PROCESSING');
+	SELECT recovery.claim('gated_runs', 'fresh')});
+my $gate = $node->background_psql('postgres');
+$gate->query_safe(q{SELECT pg_advisory_lock(4242)});
+my $before = $node->safe_psql('postgres', q{SELECT last_run_at FROM recovery.worker_status()});
+$node->safe_psql('postgres', q{SELECT recovery.run_worker_now()});
+wait_for($node, 'postgres', q{SELECT count(*) = 1 FROM pg_stat_activity
+	WHERE backend_type = 'recovery worker' AND wait_event = 'advisory'}, 'the worker waits at the gate');
+$claimer->query_safe('COMMIT');
+$gate->query_safe(q{SELECT pg_advisory_unlock(4242)});
+wait_for($node, 'postgres', qq{SELECT last_run_at > '$before' FROM recovery.worker_status()}, 'its cycle ends');
+is($node->safe_psql('postgres', q{SELECT string_agg(run_id, ',' ORDER BY run_id) FROM recovery.claims
+	WHERE run_table = 'gated_runs'::regclass}), 'busy,fresh',
+	'the finished run\'s claim is forgotten; the active one\'s and the one committed meanwhile are kept');
+is($node->safe_psql('postgres', q{SELECT status FROM public.gated_runs WHERE id = 'fresh'}), 'PROCESSING',
+	'and its run is untouched');
+is($node->safe_psql('postgres', q{SELECT coalesce(last_error, 'none') FROM recovery.worker_status()}), 'none',
+	'the worker\'s cycle had no error');
+$_->quit for $holder, $claimer, $gate;
+
 $node->stop;
 done_testing();

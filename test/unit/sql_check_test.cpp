@@ -97,7 +97,7 @@ TEST(SqlCheck, EveryCoreStatementIsQualified) {
             recovery::core::index_statement(t, "idx", quote, literal),
             recovery::core::claim_lookup_query(t, kCitextEquals, true, quote).sql,
             recovery::core::claim_lookup_query(t, kCitextEquals, false, quote).sql,
-            recovery::core::claimed_active_query(t, kCitextEquals, "public.citext", quote).sql,
+            recovery::core::finished_claims_query(t, kCitextEquals, "public.citext", quote).sql,
             recovery::core::undo_query(t, kCitextEquals, quote).sql}) {
         EXPECT_EQ(sql::unqualified_references(statement), std::vector<std::string>{}) << statement;
         ++checked;
@@ -130,6 +130,7 @@ TEST(SqlCheck, EveryInstanceAndClaimStatementIsQualified) {
       is::claim_upsert(),
       is::release_delete(),
       is::end_session_claims(),
+      is::forget_seen_claims(),
   };
   for (const std::string& statement : statements) {
     EXPECT_EQ(sql::unqualified_references(statement), std::vector<std::string>{}) << statement;

@@ -84,8 +84,14 @@ TEST(Statements, TheFastPathBindsOnlyWhatItReads) {
             (std::vector<Slot>{Slot::kActiveStatuses, Slot::kCutoff}));
   const Statement recover = recover_query(t, Claims::kIgnore, quote);
   EXPECT_EQ(std::set<Slot>(recover.slots.begin(), recover.slots.end()),
-            (std::set<Slot>{Slot::kActiveStatuses, Slot::kCutoff, Slot::kMaxRows,
+            (std::set<Slot>{Slot::kActiveStatuses, Slot::kCutoff, Slot::kRunTable, Slot::kMaxRows,
                             Slot::kFailedStatus, Slot::kFinishedNow, Slot::kOverwrittenNames}));
+  // The table, for the one-time check that it still has no claims.
+  EXPECT_NE(recover.with_slot_names().find(
+                " AND NOT EXISTS (SELECT 1 FROM recovery.claims AS c WHERE c.run_table "
+                "OPERATOR(pg_catalog.=) {RunTable}) ORDER BY"),
+            std::string::npos)
+      << recover.with_slot_names();
   // Claims add the table and the ended incarnations; nothing else.
   const Statement with_claims = find_query(t, Claims::kConsult, quote);
   EXPECT_EQ(std::set<Slot>(with_claims.slots.begin(), with_claims.slots.end()),
@@ -124,27 +130,33 @@ TEST(Statements, AllAreNumberedOnFirstUse) {
     expect_numbered_on_first_use(future_activity_query(t, quote));
     expect_numbered_on_first_use(claim_lookup_query(t, kNumericEquals, true, quote));
     expect_numbered_on_first_use(claim_lookup_query(t, kNumericEquals, false, quote));
-    expect_numbered_on_first_use(claimed_active_query(t, kNumericEquals, "pg_catalog.int8", quote));
+    expect_numbered_on_first_use(
+        finished_claims_query(t, kNumericEquals, "pg_catalog.int8", quote));
     expect_numbered_on_first_use(undo_query(t, kNumericEquals, quote));
   }
 }
 
-TEST(ClaimLookup, ComparesByTheIdTypesEqualityAndLocksForKeyShare) {
+// A claim locks FOR SHARE (a recovery's FOR NO KEY UPDATE and it exclude
+// each other); a release only reads the id, FOR KEY SHARE.
+TEST(ClaimLookup, ComparesByTheIdTypesEqualityAndLocksAgainstRecovery) {
   const Statement active = claim_lookup_query(table(), "OPERATOR(public.=)", true, quote);
   EXPECT_EQ(active.with_slot_names(),
             "SELECT t.\"id\"::pg_catalog.text FROM public.runs AS t WHERE t.\"id\" "
             "OPERATOR(public.=) {RunId} AND t.\"status\" OPERATOR(pg_catalog.=) ANY "
-            "({ActiveStatuses}) FOR KEY SHARE OF t");
+            "({ActiveStatuses}) FOR SHARE OF t");
   const Statement any = claim_lookup_query(table(), "OPERATOR(public.=)", false, quote);
   EXPECT_EQ(any.slots, std::vector<Slot>{Slot::kRunId});
+  EXPECT_EQ(any.with_slot_names(),
+            "SELECT t.\"id\"::pg_catalog.text FROM public.runs AS t WHERE t.\"id\" "
+            "OPERATOR(public.=) {RunId} FOR KEY SHARE OF t");
 }
 
-TEST(ClaimedActive, ReadsClaimKeysAsIdsOfTheTable) {
-  const Statement s = claimed_active_query(table(), kNumericEquals, "pg_catalog.int8", quote);
+TEST(FinishedClaims, ReadsClaimKeysAsIdsOfTheTableWithTheirClaimTime) {
+  const Statement s = finished_claims_query(table(), kNumericEquals, "pg_catalog.int8", quote);
   EXPECT_EQ(s.with_slot_names(),
-            "SELECT c.run_id FROM recovery.claims AS c WHERE c.run_table OPERATOR(pg_catalog.=) "
-            "{RunTable} AND EXISTS (SELECT 1 FROM public.runs AS t WHERE t.\"id\" "
-            "OPERATOR(pg_catalog.=) c.run_id::pg_catalog.int8 AND t.\"status\" "
+            "SELECT c.run_id, c.claimed_at FROM recovery.claims AS c WHERE c.run_table "
+            "OPERATOR(pg_catalog.=) {RunTable} AND NOT EXISTS (SELECT 1 FROM public.runs AS t "
+            "WHERE t.\"id\" OPERATOR(pg_catalog.=) c.run_id::pg_catalog.int8 AND t.\"status\" "
             "OPERATOR(pg_catalog.=) ANY ({ActiveStatuses}))");
 }
 
