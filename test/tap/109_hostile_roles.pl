@@ -1,6 +1,7 @@
 # Hostile roles against callers the pgTAP suite cannot be (test/pgtap/
 # 07_hostile_roles.sql covers psql sessions): the background worker as a
-# superuser and as recovery.worker_role, watch()'s planning in a fresh
+# superuser and as recovery.worker_role (its sweep of finished claims
+# too), watch()'s planning in a fresh
 # session, CREATE EXTENSION over a schema another role owns, and what a
 # listener gets (notify => false, run ids too long for a payload). Mallory,
 # an ordinary role, owns only its own watched tables; its code records who
@@ -123,6 +124,51 @@ my $timeouts = () = $log =~ /LOG:  canceling statement due to statement timeout/
 is($timeouts, 1, 'the statement timeout is logged once, not every cycle');
 like($log, qr/canceling statement due to statement timeout\n(?:.*\n)*?.*recovering mallory\.sleepy/,
 	'naming the table');
+
+# The worker's sweep of finished claims reads mallory's table as the table's
+# code. The index expression that planning runs (mallory.probe) never runs
+# with superuser rights; a row-level security policy (forced on mallory, so
+# table code meets it where a superuser would not) runs as mallory, with
+# search_path pinned, and its settings do not outlive it. (The policy is
+# reached for the active run, s2: the finished one's status test, leakproof,
+# comes first.) Mallory's own writes go through mallory.
+$node->safe_psql('postgres', q{
+SET ROLE mallory;
+CREATE FUNCTION mallory.policy(id text) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM mallory.attack('policy');
+    RETURN true;
+END $$;
+CREATE TABLE mallory.swept (id text PRIMARY KEY, status text NOT NULL, created_at timestamptz NOT NULL);
+INSERT INTO mallory.swept VALUES ('s1', 'running', now()), ('s2', 'running', now());
+SELECT recovery.watch('mallory.swept', active_statuses => '{running}', failed_status => 'failed');
+CREATE INDEX swept_probe ON mallory.swept ((mallory.probe()));
+ALTER TABLE mallory.swept ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;
+CREATE POLICY p ON mallory.swept USING (mallory.policy(id));});
+my $holder = $node->background_psql('postgres');    # a superuser's session keeps the claim alive
+$holder->query_safe(q{SELECT recovery.claim('mallory.swept', 's1'), recovery.claim('mallory.swept', 's2')});
+$node->safe_psql('postgres', q{SET ROLE mallory; UPDATE mallory.swept SET status = 'done' WHERE id = 's1'});
+$node->safe_psql('postgres', q{DELETE FROM mallory.seen});
+my $probes_before = $node->safe_psql('postgres', q{SELECT last_value FROM mallory.as_owner});
+wait_for($node, 'postgres', q{SELECT string_agg(run_id, ',') = 's2' FROM recovery.claims WHERE run_table = 'mallory.swept'::regclass},
+	'worker (superuser): the claim of mallory\'s finished run is swept');
+# (Within one scope the policy may see the search_path its earlier call set.)
+is($node->safe_psql('postgres', q{SELECT string_agg(DISTINCT what || ' as ' || by_role || ' superuser=' || superuser,
+	', ') || ', pinned first: ' || bool_or(search_path = 'pg_catalog, pg_temp') FROM mallory.seen}),
+	'policy as mallory superuser=false, pinned first: true',
+	'worker\'s sweep: mallory\'s policy ran as mallory, search_path pinned');
+is($node->safe_psql('postgres', q{SELECT rolsuper FROM pg_roles WHERE rolname = 'mallory'}), 'f',
+	'worker\'s sweep: mallory is not superuser');
+ok($node->safe_psql('postgres', q{SELECT last_value FROM mallory.as_owner}) > $probes_before,
+	'worker\'s sweep: planning ran mallory\'s index expression');
+is($node->safe_psql('postgres', q{SELECT is_called FROM mallory.as_superuser}), 'f',
+	'worker\'s sweep: never with superuser rights');
+$node->safe_psql('postgres', q{INSERT INTO qualification_runs (id, "icpId", status, "createdAt")
+  VALUES ('seed-swept', 'icp1', 'PROCESSING', (now() AT TIME ZONE 'UTC') - interval '2 hours')});
+wait_for($node, 'postgres', q{SELECT status = 'FAILED' FROM qualification_runs WHERE id = 'seed-swept'},
+	'worker\'s sweep: the worker still writes afterwards (the read-only setting the policy tried to leave is gone)');
+$holder->quit;
+$node->safe_psql('postgres', q{SET ROLE mallory; SELECT recovery.unwatch('mallory.swept')});
 
 # The worker as a non-superuser recovery.worker_role: it covers the tables
 # whose owners' privileges it has, and never runs another owner's code.
