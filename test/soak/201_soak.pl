@@ -648,14 +648,13 @@ cmp_ok($idle_spared + $held_idle, '>', 0,
 	"runs idle past the 3 s timeout while their incarnation lived were spared ($idle_spared in the load, $held_idle in the drain)");
 # A dying incarnation's runs: recovered only after its end (the write's own
 # clock: after the ending statement started, or after last heartbeat + lease).
-my $early = count_of(qq{SELECT count(*) FROM $rec r JOIN soak.instance_runs ir
-	ON r.tbl = 'A' AND ir.run_id = r.run_id WHERE ir.fate IS NULL OR r.clock <= ir.died_at});
+my $early_rows = qq{FROM $rec r JOIN soak.instance_runs ir ON r.tbl = 'A' AND ir.run_id = r.run_id
+	WHERE ir.fate IS NULL OR r.clock <= ir.died_at};
+my $early = count_of("SELECT count(*) $early_rows");
 is($early, 0, 'no run of an incarnation was recovered before its end')
   or diag(count_of(qq{SELECT string_agg(format('%s of %s (%s, died %s): recovered %s by %s, reason %s', r.run_id,
-	ir.label, coalesce(ir.fate, 'alive'), ir.died_at, r.clock, r.app, h.reason), E'\n') FROM $rec r
-	JOIN soak.instance_runs ir ON r.tbl = 'A' AND ir.run_id = r.run_id
-	LEFT JOIN recovery.history h ON h.run_table = 'public.qualification_runs' AND h.run_id = r.run_id
-	WHERE ir.fate IS NULL OR r.clock <= ir.died_at}));
+	ir.label, coalesce(ir.fate, 'alive'), ir.died_at, r.clock, r.app, (SELECT h.reason FROM recovery.history h
+	WHERE h.run_table = 'public.qualification_runs' AND h.run_id = r.run_id LIMIT 1)), E'\n') $early_rows}));
 
 # Everything dead recovered: every run left active by an incarnation that
 # ended, by its fate, is failed with the reason of that fate.
